@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/tipy/tipy/stack/wire"
+)
+
+// options are the command-line flags of ../shared/contracts.md.
+type options struct {
+	listen   string
+	tapName  string
+	ip       netip.Prefix
+	gateway  netip.Addr
+	mac      wire.MAC
+	mtu      int
+	name     string
+	services string
+	impair   string
+	record   string
+	seed     uint64
+	token    string
+	lab      string
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("tipyweb", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage:
+  tipyweb [flags]            lab mode: an embedded virtual network on virtual time
+  tipyweb --tap NAME [flags] host "tipy" attached to a real TAP device
+  tipyweb replay FILE        dashboard over a recorded trace
+  tipyweb version
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	var ip, gw, mac, seed string
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "dashboard and API `address`")
+	fs.StringVar(&o.tapName, "tap", "", "attach host tipy to TAP device `NAME` (created when missing; needs root or CAP_NET_ADMIN)")
+	fs.StringVar(&ip, "ip", "", "host address and prefix `A/N` (TAP mode; required there)")
+	fs.StringVar(&gw, "gateway", "", "default gateway `G` (optional)")
+	fs.StringVar(&mac, "mac", "", "host `MAC` (TAP mode; default a stable locally administered MAC)")
+	fs.IntVar(&o.mtu, "mtu", 1500, "link `MTU`")
+	fs.StringVar(&o.name, "name", "tipy", "host `NAME` shown everywhere")
+	fs.StringVar(&o.services, "services", "", "built-in servers on host tipy: `LIST` of echo, discard, daytime, chargen, http, or all")
+	fs.StringVar(&o.impair, "impair", "", "impair the host's link both ways, e.g. `loss=1%,delay=10ms`")
+	fs.StringVar(&o.record, "record", "", "record the whole trace to `FILE` from the start")
+	fs.StringVar(&seed, "seed", "1", "`N`: seed of every random choice")
+	fs.StringVar(&o.token, "token", "", "API `token`; required for a non-loopback --listen (generated when absent)")
+	fs.StringVar(&o.lab, "lab", "", "lab topology `FILE` instead of the built-in one")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	var err error
+	if o.seed, err = strconv.ParseUint(seed, 10, 64); err != nil {
+		return nil, usageError{fmt.Errorf("--seed %q: want a whole number", seed)}
+	}
+	if ip != "" {
+		if o.ip, err = netip.ParsePrefix(ip); err != nil || !o.ip.Addr().Is4() {
+			return nil, usageError{fmt.Errorf("--ip %q: want an IPv4 address with prefix, like 192.168.2.7/24", ip)}
+		}
+	}
+	if gw != "" {
+		if o.gateway, err = netip.ParseAddr(gw); err != nil || !o.gateway.Is4() {
+			return nil, usageError{fmt.Errorf("--gateway %q: want an IPv4 address", gw)}
+		}
+	}
+	if mac != "" {
+		if o.mac, err = wire.ParseMAC(mac); err != nil {
+			return nil, usageError{fmt.Errorf("--mac: %v", err)}
+		}
+	}
+	if o.tapName != "" && !o.ip.IsValid() {
+		return nil, usageError{errors.New("--tap needs --ip A/N (the host's address on that network)")}
+	}
+	if o.tapName == "" && (ip != "" || mac != "") {
+		return nil, usageError{errors.New("--ip and --mac apply to --tap mode; the lab has its own addresses")}
+	}
+	// Flags of the contract whose machinery this version does not have yet are
+	// refused rather than silently ignored.
+	for _, f := range []struct{ name, val, why string }{
+		{"services", o.services, "the built-in services need the UDP and TCP layers"},
+		{"lab", o.lab, "topology files arrive with the full lab"},
+		{"token", o.token, "the API is served on loopback only in this version"},
+	} {
+		if f.val != "" {
+			return nil, usageError{fmt.Errorf("--%s is not available in this version: %s", f.name, f.why)}
+		}
+	}
+	if host, _, err := net.SplitHostPort(o.listen); err != nil {
+		return nil, usageError{fmt.Errorf("--listen %q: want host:port", o.listen)}
+	} else if a, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !a.IsLoopback()) {
+		return nil, usageError{fmt.Errorf("--listen %q: only loopback addresses until the API token is in place", o.listen)}
+	}
+	if o.mtu < 68 || o.mtu > 65535 {
+		return nil, usageError{fmt.Errorf("--mtu %d: must be between 68 and 65535", o.mtu)}
+	}
+	return o, nil
+}

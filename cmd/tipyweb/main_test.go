@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tipy/tipy/observe"
+)
+
+func TestExitStatus(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"version"}, 0, "tipyweb "},
+		{[]string{"--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"--tap", "tap7"}, 2, "--tap needs --ip"},
+		{[]string{"--ip", "10.0.0.1/24"}, 2, "apply to --tap mode"},
+		{[]string{"--seed", "x"}, 2, "--seed"},
+		{[]string{"--mtu", "20"}, 2, "--mtu 20"},
+		{[]string{"--tap", "t", "--ip", "300.1.1.1/24"}, 2, "--ip"},
+		{[]string{"--listen", "0.0.0.0:8080"}, 2, "loopback"},
+		{[]string{"--impair", "loss=120%"}, 2, "loss"},
+		{[]string{"replay"}, 2, "usage"},
+		{[]string{"replay", "/nonexistent/trace"}, 1, "no such file"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(c.args, &out, &errb)
+		if code != c.code || !strings.Contains(out.String()+errb.String(), c.msg) {
+			t.Errorf("%v: exit %d (want %d), output %q (want %q)", c.args, code, c.code, out.String()+errb.String(), c.msg)
+		}
+	}
+}
+
+func TestLabAPIAndRecording(t *testing.T) {
+	o, err := parseFlags([]string{"--seed", "42"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := observe.NewBus(observe.BusOptions{})
+	w, err := newLab(o, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(apiRouter(w.mode, w.seed, w.hostInfo()))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Mode  string
+		Seed  uint64
+		Hosts []observe.HostInfo
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Mode != "lab" || got.Seed != 42 || len(got.Hosts) != 2 || got.Hosts[0].Name != "tipy" || got.Hosts[0].Addresses[0] != "192.168.2.7/24" {
+		t.Fatalf("hosts %+v", got)
+	}
+	// A trace written for this lab replays.
+	path := filepath.Join(t.TempDir(), "lab.trace")
+	f, _ := os.Create(path)
+	err = observe.WriteTrace(f, observe.TraceHeader{Format: observe.TraceFormat, Version: observe.TraceVersion, Seed: 42, Hosts: w.hostInfo(), Mode: "lab"},
+		[]observe.Event{{Seq: 1, Host: "tipy", Layer: observe.LayerLink, Kind: observe.KindTX, Summary: "x"}})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := replay(path, &out); err != nil || !strings.Contains(out.String(), "seed 42, 2 hosts, 1 events") {
+		t.Fatalf("replay: %v %q", err, out.String())
+	}
+}

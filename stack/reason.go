@@ -1,0 +1,127 @@
+package stack
+
+// Reason names why the stack discarded something. Every drop is counted
+// under its reason and published as an event carrying the reason's name.
+type Reason uint16
+
+// Drop reasons, grouped by layer.
+const (
+	ReasonNone Reason = iota
+
+	// Link layer (Ethernet II).
+	ReasonEthTruncated   // shorter than an Ethernet header
+	ReasonEthNotForUs    // destination is neither our MAC, broadcast, nor a joined group
+	ReasonEthOwnSource   // a frame claiming our own MAC as source (looped back)
+	ReasonEthUnknownType // an EtherType no layer of tipy handles
+	ReasonEthTooBig      // a frame to send is larger than the link MTU allows
+	ReasonLinkError      // the link refused a frame
+
+	// IPv4.
+	ReasonIPTruncated       // shorter than its header or total length says
+	ReasonIPMalformed       // a header field or option is invalid
+	ReasonIPBadChecksum     // the header checksum does not verify
+	ReasonIPBadSource       // a broadcast or multicast source address
+	ReasonIPNotForUs        // addressed to another host and not forwarding
+	ReasonIPNotMember       // a multicast group not joined on the interface
+	ReasonIPSourceRoute     // LSRR/SSRR refused by policy
+	ReasonIPUnknownProtocol // no handler and no raw socket for the protocol
+	ReasonIPTTLExceeded     // forwarding: TTL would reach zero
+	ReasonIPNoRoute         // forwarding: no route to the destination
+	ReasonIPNeedFrag        // forwarding: too big for the next hop and DF set
+	ReasonIPFragOverlap     // reassembly: overlapping fragment, by policy
+	ReasonIPFragTooBig      // reassembly: more than 65535 bytes
+	ReasonIPFragMemory      // reassembly: the memory cap is reached
+	ReasonIPFragTimeout     // reassembly: not complete in time
+	ReasonIPAddrTentative   // our address is still being probed (RFC 5227)
+
+	// ARP.
+	ReasonARPMalformed  // not an Ethernet/IPv4 ARP packet
+	ReasonARPNotForUs   // a request for another host's address
+	ReasonARPBadSender  // a sender address that no host may have
+	ReasonARPConflict   // another host claims our address
+	ReasonARPQueueFull  // the queue of datagrams waiting for resolution is full
+	ReasonARPUnresolved // resolution failed: the datagrams that waited are dropped
+	ReasonARPCacheFull  // the cache is full and no entry could be evicted
+
+	// ICMP.
+	ReasonICMPMalformed   // too short or a bad type/code structure
+	ReasonICMPBadChecksum // the ICMP checksum does not verify
+	ReasonICMPRateLimited // an error message we would send is over the rate limit
+	ReasonICMPNoError     // an error we must not send (about an error, a broadcast, ...)
+	ReasonICMPUnmatched   // an error or reply that matches no socket or ping
+
+	// UDP and raw sockets.
+	ReasonUDPMalformed   // shorter than its header or its length field says
+	ReasonUDPBadChecksum // the UDP checksum does not verify
+	ReasonUDPNoSocket    // no socket is bound to the destination port
+	ReasonSockQueueFull  // the socket's receive queue is full
+	ReasonIGMPMalformed  // an IGMP message that does not parse or verify
+
+	numReasons
+)
+
+var reasonInfo = [numReasons]struct {
+	name    string
+	explain string
+}{
+	ReasonNone:           {"none", ""},
+	ReasonEthTruncated:   {"eth-truncated", "the frame is shorter than the 14-byte Ethernet II header"},
+	ReasonEthNotForUs:    {"eth-not-for-us", "the destination MAC is not ours, not broadcast and not a multicast group we joined, so the frame was meant for another host"},
+	ReasonEthOwnSource:   {"eth-own-source", "the source MAC is our own: a frame of ours came back, which a host ignores"},
+	ReasonEthUnknownType: {"eth-unknown-type", "no protocol of this host handles the frame's EtherType"},
+	ReasonEthTooBig:      {"eth-too-big", "the frame is larger than the link's MTU allows"},
+	ReasonLinkError:      {"link-error", "the link refused to send the frame"},
+
+	ReasonIPTruncated:       {"ip-truncated", "the datagram is shorter than its header length or total length says (RFC 791 §3.1)"},
+	ReasonIPMalformed:       {"ip-malformed", "a header field or option has a value IPv4 does not allow (RFC 791 §3.1, RFC 1122 §3.2.1)"},
+	ReasonIPBadChecksum:     {"ip-bad-checksum", "the header checksum does not verify, so the header was damaged on the way and cannot be trusted (RFC 1122 §3.2.1.2)"},
+	ReasonIPBadSource:       {"ip-bad-source", "the source address is a broadcast or multicast address, which no datagram may come from (RFC 1122 §3.2.1.3)"},
+	ReasonIPNotForUs:        {"ip-not-for-us", "the destination is another host and this host does not forward (RFC 1122 §3.3.4)"},
+	ReasonIPNotMember:       {"ip-not-member", "the datagram is for a multicast group this interface has not joined (RFC 1112 §7.2)"},
+	ReasonIPSourceRoute:     {"ip-source-route", "the datagram carries a source route option, which this host refuses by policy (RFC 1122 §3.3.5)"},
+	ReasonIPUnknownProtocol: {"ip-unknown-protocol", "no layer and no raw socket of this host handles the datagram's protocol, so the sender gets ICMP protocol unreachable (RFC 1122 §3.2.2.1)"},
+	ReasonIPTTLExceeded:     {"ip-ttl-exceeded", "the TTL would reach zero, so the router discards the datagram and sends ICMP time exceeded (RFC 1812 §5.3.1)"},
+	ReasonIPNoRoute:         {"ip-no-route", "the router has no route to the destination and sends ICMP destination unreachable (RFC 1812 §5.2.7.1)"},
+	ReasonIPNeedFrag:        {"ip-need-frag", "the datagram is larger than the next link's MTU and may not be fragmented, so the sender gets ICMP fragmentation needed (RFC 1191)"},
+	ReasonIPFragOverlap:     {"ip-frag-overlap", "a fragment overlaps data already received; tipy drops the whole datagram, as RFC 5722 asks for IPv6, because overlaps are how attacks hide data"},
+	ReasonIPFragTooBig:      {"ip-frag-too-big", "the fragments would make a datagram larger than 65535 bytes (RFC 791 §3.2)"},
+	ReasonIPFragMemory:      {"ip-frag-memory", "reassembly memory is full, so the oldest incomplete datagram was given up (RFC 815)"},
+	ReasonIPFragTimeout:     {"ip-frag-timeout", "not every fragment arrived before the reassembly timer ran out (RFC 791 §3.2, RFC 1122 §3.3.2)"},
+	ReasonIPAddrTentative:   {"ip-addr-tentative", "the address is still being probed for conflicts, so the host may not use it yet (RFC 5227 §2.1)"},
+
+	ReasonARPMalformed:  {"arp-malformed", "the ARP packet is truncated or not for Ethernet and IPv4 (RFC 826)"},
+	ReasonARPNotForUs:   {"arp-not-for-us", "a request asks for another host's address; only that host answers (RFC 826)"},
+	ReasonARPBadSender:  {"arp-bad-sender", "the sender's address is a broadcast, multicast or otherwise impossible address, which must not enter the cache"},
+	ReasonARPConflict:   {"arp-conflict", "another host uses our IPv4 address (RFC 5227 §2.4)"},
+	ReasonARPQueueFull:  {"arp-queue-full", "too many datagrams already wait for this neighbour's MAC address, so the oldest is dropped (RFC 1122 §2.3.2.2)"},
+	ReasonARPUnresolved: {"arp-unresolved", "no ARP reply came after every retry, so the datagrams waiting for it are dropped and the sender gets EHOSTUNREACH"},
+	ReasonARPCacheFull:  {"arp-cache-full", "the ARP cache is at its size limit and holds no entry that may be evicted"},
+
+	ReasonICMPMalformed:   {"icmp-malformed", "the ICMP message is shorter than its type requires (RFC 792)"},
+	ReasonICMPBadChecksum: {"icmp-bad-checksum", "the ICMP checksum does not verify, so the message was damaged (RFC 792)"},
+	ReasonICMPRateLimited: {"icmp-rate-limited", "an ICMP error was not sent because errors are rate-limited (RFC 1812 §4.3.2.8)"},
+	ReasonICMPNoError:     {"icmp-no-error", "no ICMP error may be sent about an ICMP error, a broadcast or multicast, or a non-first fragment (RFC 1122 §3.2.2)"},
+	ReasonICMPUnmatched:   {"icmp-unmatched", "the ICMP message matches no socket or outstanding ping"},
+
+	ReasonUDPMalformed:   {"udp-malformed", "the UDP length field disagrees with the datagram (RFC 768)"},
+	ReasonUDPBadChecksum: {"udp-bad-checksum", "the UDP checksum does not verify, so the datagram was damaged (RFC 768, RFC 1122 §4.1.3.4)"},
+	ReasonUDPNoSocket:    {"udp-no-socket", "no socket listens on the destination port, so the sender gets ICMP port unreachable (RFC 1122 §4.1.3.1)"},
+	ReasonSockQueueFull:  {"sock-queue-full", "the socket's receive buffer is full: the program is not reading fast enough"},
+	ReasonIGMPMalformed:  {"igmp-malformed", "the IGMP message is truncated or its checksum does not verify (RFC 2236)"},
+}
+
+// String returns the reason's short name, as used in events and counters.
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonInfo[r].name
+	}
+	return "unknown"
+}
+
+// Explain returns the reason in plain words.
+func (r Reason) Explain() string {
+	if r < numReasons {
+		return reasonInfo[r].explain
+	}
+	return ""
+}
