@@ -9,6 +9,7 @@ const (
 	LayerARP    Layer = "arp"
 	LayerIPv4   Layer = "ipv4"
 	LayerICMP   Layer = "icmp"
+	LayerIGMP   Layer = "igmp"
 	LayerUDP    Layer = "udp"
 	LayerTCP    Layer = "tcp"
 	LayerSocket Layer = "socket"

@@ -12,7 +12,7 @@ import (
 var ErrUnknownLayer = errors.New("unknown layer")
 
 // Layers lists every layer, in the order of the stack from the wire up.
-var Layers = []Layer{LayerLink, LayerARP, LayerIPv4, LayerICMP, LayerUDP, LayerTCP, LayerSocket, LayerLab}
+var Layers = []Layer{LayerLink, LayerARP, LayerIPv4, LayerICMP, LayerIGMP, LayerUDP, LayerTCP, LayerSocket, LayerLab}
 
 // Filter selects events. Each non-empty field must match: Hosts, Layers and
 // Kinds match when the event's value is one of theirs, Conn when it names the

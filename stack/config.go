@@ -26,7 +26,7 @@ type Config struct {
 type IPv4Config struct {
 	ReassemblyTimeout time.Duration // default 30s (RFC 1122 §3.3.2 suggests 60 s to 120 s; Linux uses 30 s)
 	ReassemblyMemory  int           // bytes of all incomplete datagrams together; default 4 MiB
-	ICMPRateLimit     time.Duration // minimum spacing of ICMP errors (token bucket refill); default 100ms
+	ICMPRateLimit     time.Duration // minimum spacing of ICMP errors (token bucket refill); default 100ms; negative: no limit
 	ICMPBurst         int           // ICMP errors allowed back to back; default 10
 }
 

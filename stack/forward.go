@@ -21,7 +21,7 @@ func (s *Stack) forward(now clock.Time, in *Iface, frame wire.Ethernet, ip wire.
 		s.drop(now, observe.LayerIPv4, ReasonIPMalformed, frame, err.Error())
 		return
 	}
-	d := Datagram{Iface: in, Header: h, Raw: ip, Payload: ip.Payload(), LinkSrc: frame.Src()}
+	d := Datagram{Iface: in, Header: h, Raw: ip, Payload: ip.Payload(), LinkSrc: frame.Src(), LinkBroadcast: frame.Dst().IsMulticast(), Frame: frame}
 	if h.Dst.IsMulticast() || h.Dst == limitedBroadcast {
 		s.drop(now, observe.LayerIPv4, ReasonIPNotForUs, frame, "a router does not forward broadcasts or multicast")
 		return

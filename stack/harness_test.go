@@ -44,6 +44,10 @@ func newLAN(t *testing.T, seed uint64, specs ...hostSpec) *lan {
 			MAC:  wire.MAC{0x02, 0, 0, 0, 1, byte(i + 1)},
 			Addr: netip.MustParsePrefix(sp.addr),
 			Seed: seed,
+			// Probing (RFC 5227) makes an address usable only after a few
+			// seconds; tests of other layers start with it usable. The ARP
+			// tests turn probing on where they test it.
+			ARP: stack.ARPConfig{NoProbe: true},
 		}
 		if sp.gw != "" {
 			cfg.Gateway = netip.MustParseAddr(sp.gw)

@@ -60,6 +60,7 @@ func (s *Stack) AddInterface(c IfaceConfig, link tap.Link) (*Iface, error) {
 	// RFC 1112 §4: every IP multicast host belongs to the all-hosts group.
 	ifc.JoinMAC(wire.MulticastMAC(allHostsGroup))
 	link.SetHandler(func(frame []byte) { s.input(s.loop.Now(), ifc, frame) })
+	s.arpl.iface(ifc) // starts probing the address (RFC 5227) unless configured off
 	return ifc, nil
 }
 

@@ -33,6 +33,38 @@ type Datagram struct {
 	LinkSrc   wire.MAC  // the Ethernet source, for ARP-less replies and events
 	Broadcast bool      // sent to a limited or directed broadcast address
 	Multicast bool      // sent to a multicast group
+	// LinkBroadcast: the Ethernet destination was broadcast or multicast
+	// (no ICMP error may answer it, RFC 1122 §3.2.2).
+	LinkBroadcast bool
+	// TakenByRaw: a raw socket received a copy before the protocol handler.
+	TakenByRaw bool
+	// Frame is the Ethernet frame the datagram came in (valid only while the
+	// datagram is being processed); nil for a reassembled datagram.
+	Frame wire.Ethernet
+}
+
+// frameOf returns the Ethernet frame of d for an event: the frame it came
+// in, or for a reassembled datagram the whole datagram behind an Ethernet
+// header as if it had come in one frame.
+func (d *Datagram) frameOf() []byte {
+	if d.Frame != nil {
+		return d.Frame
+	}
+	b := make([]byte, wire.EthernetHeaderLen+len(d.Raw))
+	eh := wire.EthernetHeader{Dst: d.Iface.mac, Src: d.LinkSrc, Type: wire.EtherTypeIPv4}
+	eh.Marshal(b)
+	copy(b[wire.EthernetHeaderLen:], d.Raw)
+	return b
+}
+
+// dropDatagram counts and traces a received datagram that a layer above
+// IPv4 discards; the event carries the Ethernet frame it came in.
+func (s *Stack) dropDatagram(now clock.Time, layer observe.Layer, reason Reason, d *Datagram, detail string) {
+	if !s.obs.Active() {
+		s.stats.Drops[reason]++
+		return
+	}
+	s.drop(now, layer, reason, d.frameOf(), detail)
 }
 
 // ProtocolHandler receives the datagrams of one IP protocol.
@@ -117,7 +149,7 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 		s.drop(now, observe.LayerIPv4, ReasonIPBadSource, frame, fmt.Sprintf("source %s", src))
 		return
 	}
-	d := Datagram{Iface: ifc, Raw: ip, LinkSrc: frame.Src()}
+	d := Datagram{Iface: ifc, Raw: ip, LinkSrc: frame.Src(), LinkBroadcast: frame.Dst().IsMulticast(), Frame: frame}
 	switch {
 	case s.isOwnAddr(dst):
 		if own := s.ifaceByAddr(dst); !own.addrUsable() {
@@ -159,6 +191,7 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 			return
 		}
 		ip = whole
+		d.Frame = nil
 		if h, err = wire.ParseIPv4(ip); err != nil {
 			s.drop(now, observe.LayerIPv4, ReasonIPMalformed, frame, "reassembled: "+err.Error())
 			return
@@ -170,12 +203,12 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 	if s.obs.Active() {
 		s.publishIPv4(now, observe.KindRX, &h, "received", ip)
 	}
-	tookRaw := s.ip.rawInput != nil && s.ip.rawInput(now, &d)
+	d.TakenByRaw = s.ip.rawInput != nil && s.ip.rawInput(now, &d)
 	if handler := s.ip.protocols[h.Protocol]; handler != nil {
 		handler(now, &d)
 		return
 	}
-	if tookRaw {
+	if d.TakenByRaw {
 		return
 	}
 	s.drop(now, observe.LayerIPv4, ReasonIPUnknownProtocol, frame, h.Protocol.String())

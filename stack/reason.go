@@ -33,6 +33,7 @@ const (
 	ReasonIPFragMemory      // reassembly: the memory cap is reached
 	ReasonIPFragTimeout     // reassembly: not complete in time
 	ReasonIPAddrTentative   // our address is still being probed (RFC 5227)
+	ReasonIPFragDuplicate   // reassembly: a fragment we already hold
 
 	// ARP.
 	ReasonARPMalformed  // not an Ethernet/IPv4 ARP packet
@@ -42,13 +43,16 @@ const (
 	ReasonARPQueueFull  // the queue of datagrams waiting for resolution is full
 	ReasonARPUnresolved // resolution failed: the datagrams that waited are dropped
 	ReasonARPCacheFull  // the cache is full and no entry could be evicted
+	ReasonARPTentative  // ARP for our address while it is tentative or in conflict
 
 	// ICMP.
-	ReasonICMPMalformed   // too short or a bad type/code structure
-	ReasonICMPBadChecksum // the ICMP checksum does not verify
-	ReasonICMPRateLimited // an error message we would send is over the rate limit
-	ReasonICMPNoError     // an error we must not send (about an error, a broadcast, ...)
-	ReasonICMPUnmatched   // an error or reply that matches no socket or ping
+	ReasonICMPMalformed     // too short or a bad type/code structure
+	ReasonICMPBadChecksum   // the ICMP checksum does not verify
+	ReasonICMPRateLimited   // an error message we would send is over the rate limit
+	ReasonICMPNoError       // an error we must not send (about an error, a broadcast, ...)
+	ReasonICMPUnmatched     // an error or reply that matches no socket or ping
+	ReasonICMPEchoBroadcast // an echo request to a broadcast or multicast address, ignored
+	ReasonICMPIgnored       // source quench, redirects: received and deliberately not acted on
 
 	// UDP and raw sockets.
 	ReasonUDPMalformed   // shorter than its header or its length field says
@@ -88,6 +92,7 @@ var reasonInfo = [numReasons]struct {
 	ReasonIPFragMemory:      {"ip-frag-memory", "reassembly memory is full, so the oldest incomplete datagram was given up (RFC 815)"},
 	ReasonIPFragTimeout:     {"ip-frag-timeout", "not every fragment arrived before the reassembly timer ran out (RFC 791 §3.2, RFC 1122 §3.3.2)"},
 	ReasonIPAddrTentative:   {"ip-addr-tentative", "the address is still being probed for conflicts, so the host may not use it yet (RFC 5227 §2.1)"},
+	ReasonIPFragDuplicate:   {"ip-frag-duplicate", "a fragment with exactly the bytes already held for that part of the datagram: a copy, so it adds nothing (RFC 815)"},
 
 	ReasonARPMalformed:  {"arp-malformed", "the ARP packet is truncated or not for Ethernet and IPv4 (RFC 826)"},
 	ReasonARPNotForUs:   {"arp-not-for-us", "a request asks for another host's address; only that host answers (RFC 826)"},
@@ -96,12 +101,15 @@ var reasonInfo = [numReasons]struct {
 	ReasonARPQueueFull:  {"arp-queue-full", "too many datagrams already wait for this neighbour's MAC address, so the oldest is dropped (RFC 1122 §2.3.2.2)"},
 	ReasonARPUnresolved: {"arp-unresolved", "no ARP reply came after every retry, so the datagrams waiting for it are dropped and the sender gets EHOSTUNREACH"},
 	ReasonARPCacheFull:  {"arp-cache-full", "the ARP cache is at its size limit and holds no entry that may be evicted"},
+	ReasonARPTentative:  {"arp-addr-tentative", "the packet concerns our address while it is still being probed or is in conflict, so the host does not answer for it (RFC 5227 §2.1)"},
 
-	ReasonICMPMalformed:   {"icmp-malformed", "the ICMP message is shorter than its type requires (RFC 792)"},
-	ReasonICMPBadChecksum: {"icmp-bad-checksum", "the ICMP checksum does not verify, so the message was damaged (RFC 792)"},
-	ReasonICMPRateLimited: {"icmp-rate-limited", "an ICMP error was not sent because errors are rate-limited (RFC 1812 §4.3.2.8)"},
-	ReasonICMPNoError:     {"icmp-no-error", "no ICMP error may be sent about an ICMP error, a broadcast or multicast, or a non-first fragment (RFC 1122 §3.2.2)"},
-	ReasonICMPUnmatched:   {"icmp-unmatched", "the ICMP message matches no socket or outstanding ping"},
+	ReasonICMPMalformed:     {"icmp-malformed", "the ICMP message is shorter than its type requires (RFC 792)"},
+	ReasonICMPBadChecksum:   {"icmp-bad-checksum", "the ICMP checksum does not verify, so the message was damaged (RFC 792)"},
+	ReasonICMPRateLimited:   {"icmp-rate-limited", "an ICMP error was not sent because errors are rate-limited (RFC 1812 §4.3.2.8)"},
+	ReasonICMPNoError:       {"icmp-no-error", "no ICMP error may be sent about an ICMP error, a broadcast or multicast, or a non-first fragment (RFC 1122 §3.2.2)"},
+	ReasonICMPUnmatched:     {"icmp-unmatched", "the ICMP message matches no socket or outstanding ping"},
+	ReasonICMPEchoBroadcast: {"icmp-echo-broadcast", "an echo request to a broadcast or multicast address is ignored, as Linux does by default, so that one packet cannot make every host answer at once (RFC 1122 §3.2.2.6 allows this)"},
+	ReasonICMPIgnored:       {"icmp-ignored", "a message the host receives but deliberately does not act on: source quench is deprecated (RFC 6633) and a host does not let redirects change its routes here"},
 
 	ReasonUDPMalformed:   {"udp-malformed", "the UDP length field disagrees with the datagram (RFC 768)"},
 	ReasonUDPBadChecksum: {"udp-bad-checksum", "the UDP checksum does not verify, so the datagram was damaged (RFC 768, RFC 1122 §4.1.3.4)"},

@@ -87,6 +87,7 @@ type Socket struct {
 	softErr       error // a pending asynchronous error (SO_ERROR), returned once
 	closed        bool
 	waiters       []chan struct{}
+	notify        func() // loop-side readiness callback, see SetNotify
 }
 
 // Socket creates a socket, as socket.socket(family, type, proto) does. For
@@ -162,6 +163,71 @@ func (so *Socket) wake() {
 		close(ch)
 	}
 	so.waiters = so.waiters[:0]
+	if so.notify != nil {
+		so.s.loop.Post(so.notify)
+	}
+}
+
+// SetNotify sets a function that runs on the loop, as its own event, after
+// anything that may have changed the socket (data arrived, room to send, an
+// error, the peer closed). With it, code that runs on the loop itself (the
+// built-in services, deterministic simulations) uses the socket without
+// blocking, through the *Now methods. Loop work only; nil removes it.
+func (so *Socket) SetNotify(f func()) { so.notify = f }
+
+// RecvFromNow is RecvFrom for loop work: it never waits, returning EAGAIN
+// when there is nothing to read.
+func (so *Socket) RecvFromNow(now clock.Time, max int) ([]byte, netip.AddrPort, error) {
+	if so.closed {
+		return nil, netip.AddrPort{}, sockErr("recv", "", EBADF, "the socket is closed")
+	}
+	return so.impl.recv(now, max, false)
+}
+
+// SendToNow is SendTo (or Send, when to is the zero AddrPort) for loop
+// work: it never waits, returning EAGAIN when the send buffer is full.
+func (so *Socket) SendToNow(now clock.Time, b []byte, to netip.AddrPort) (int, error) {
+	if so.closed {
+		return 0, sockErr("send", "", EBADF, "the socket is closed")
+	}
+	return so.impl.send(now, b, to, to.IsValid())
+}
+
+// SocketNow creates a socket from loop work.
+func (s *Stack) SocketNow(now clock.Time, family Family, typ SockType, proto int) (*Socket, error) {
+	return s.newSocket(now, family, typ, proto)
+}
+
+// BindNow, ListenNow, AcceptNow, ConnectNow, ShutdownNow and CloseNow are
+// the loop-work forms of the socket calls; none of them waits.
+func (so *Socket) BindNow(now clock.Time, addr netip.AddrPort) error { return so.impl.bind(now, addr) }
+
+// ListenNow is Listen for loop work.
+func (so *Socket) ListenNow(now clock.Time, backlog int) error { return so.impl.listen(now, backlog) }
+
+// AcceptNow is Accept for loop work: EAGAIN when no connection waits.
+func (so *Socket) AcceptNow(now clock.Time) (*Socket, error) { return so.impl.accept(now) }
+
+// ConnectNow starts a connection from loop work: for TCP it returns EAGAIN
+// (or EINPROGRESS/EALREADY) until the handshake is done.
+func (so *Socket) ConnectNow(now clock.Time, addr netip.AddrPort) error {
+	return so.impl.connect(now, addr)
+}
+
+// ShutdownNow is Shutdown for loop work.
+func (so *Socket) ShutdownNow(now clock.Time, how How) error { return so.impl.shutdown(now, how) }
+
+// CloseNow is Close for loop work.
+func (so *Socket) CloseNow(now clock.Time) error {
+	if so.closed {
+		return sockErr("close", "", EBADF, "the socket is already closed")
+	}
+	return so.closeLocked(now)
+}
+
+// SetSockoptNow is SetSockopt for loop work.
+func (so *Socket) SetSockoptNow(now clock.Time, level Level, name string, value any) error {
+	return so.setOpt(now, level, name, value)
 }
 
 // setSoftError records an asynchronous error (an ICMP error on a connected

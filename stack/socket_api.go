@@ -197,6 +197,7 @@ type SocketInfo struct {
 	Options   map[string]any `json:"options"`
 	RecvQueue int            `json:"recv_queue"` // bytes waiting to be read
 	SendQueue int            `json:"send_queue"` // bytes not yet acknowledged or sent
+	Counters  map[string]any `json:"counters,omitempty"`
 	TCP       any            `json:"tcp,omitempty"`
 }
 

@@ -21,8 +21,12 @@ type Stack struct {
 	rng  *rand.Rand
 
 	ip       ipv4State
-	ifaces   []*Iface // ifaces[0] is the interface of Config
-	routes   []Route  // static routes; connected and default routes are derived
+	arpl     *arpLayer   // ARP (arp.go)
+	icmp     icmpState   // ICMP (icmp.go)
+	reasmS   *reasmState // IPv4 reassembly (ipv4_reasm.go)
+	igmpl    *igmpLayer  // IGMPv2 (igmp.go)
+	ifaces   []*Iface    // ifaces[0] is the interface of Config
+	routes   []Route     // static routes; connected and default routes are derived
 	handlers map[wire.EtherType]func(now clock.Time, ifc *Iface, frame wire.Ethernet)
 	stats    Stats
 

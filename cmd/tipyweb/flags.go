@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/tipy/tipy/stack/services"
 	"github.com/tipy/tipy/stack/wire"
 )
 
@@ -21,7 +22,7 @@ type options struct {
 	mac      wire.MAC
 	mtu      int
 	name     string
-	services string
+	services []string
 	impair   string
 	record   string
 	seed     uint64
@@ -58,7 +59,8 @@ flags:
 	fs.StringVar(&mac, "mac", "", "host `MAC` (TAP mode; default a stable locally administered MAC)")
 	fs.IntVar(&o.mtu, "mtu", 1500, "link `MTU`")
 	fs.StringVar(&o.name, "name", "tipy", "host `NAME` shown everywhere")
-	fs.StringVar(&o.services, "services", "", "built-in servers on host tipy: `LIST` of echo, discard, daytime, chargen, http, or all")
+	var servicesSpec string
+	fs.StringVar(&servicesSpec, "services", "", "built-in servers on host tipy: `LIST` of echo, discard, daytime, chargen, http, or all")
 	fs.StringVar(&o.impair, "impair", "", "impair the host's link both ways, e.g. `loss=1%,delay=10ms`")
 	fs.StringVar(&o.record, "record", "", "record the whole trace to `FILE` from the start")
 	fs.StringVar(&seed, "seed", "1", "`N`: seed of every random choice")
@@ -74,6 +76,9 @@ flags:
 		return nil, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	var err error
+	if o.services, err = services.ParseList(servicesSpec); err != nil {
+		return nil, usageError{fmt.Errorf("--services: %w", err)}
+	}
 	if o.seed, err = strconv.ParseUint(seed, 10, 64); err != nil {
 		return nil, usageError{fmt.Errorf("--seed %q: want a whole number", seed)}
 	}
@@ -101,7 +106,6 @@ flags:
 	// Flags of the contract whose machinery this version does not have yet are
 	// refused rather than silently ignored.
 	for _, f := range []struct{ name, val, why string }{
-		{"services", o.services, "the built-in services need the UDP and TCP layers"},
 		{"lab", o.lab, "topology files arrive with the full lab"},
 		{"token", o.token, "the API is served on loopback only in this version"},
 	} {

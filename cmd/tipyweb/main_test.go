@@ -29,6 +29,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"--listen", "0.0.0.0:8080"}, 2, "loopback"},
 		{[]string{"--impair", "loss=120%"}, 2, "loss"},
 		{[]string{"replay"}, 2, "usage"},
+		{[]string{"--services", "gopher"}, 2, "unknown service"},
 		{[]string{"replay", "/nonexistent/trace"}, 1, "no such file"},
 	}
 	for _, c := range cases {

@@ -18,6 +18,7 @@ import (
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack"
 	"github.com/tipy/tipy/stack/clock"
+	"github.com/tipy/tipy/stack/services"
 	"github.com/tipy/tipy/stack/wire"
 	"github.com/tipy/tipy/tap"
 )
@@ -42,6 +43,33 @@ func (w *world) hostInfo() []observe.HostInfo {
 		out = append(out, h)
 	}
 	return out
+}
+
+// startServices starts the built-in servers: on host tipy those of
+// --services, and in the lab every service on host peer.
+func (w *world) startServices(o *options, stderr io.Writer) error {
+	for _, s := range w.stacks {
+		names := o.services
+		if w.mode == "lab" && s.Name() == "peer" {
+			names = services.Names
+		}
+		if len(names) == 0 {
+			continue
+		}
+		var set *services.Set
+		var err error
+		s.Call(func() { set, err = services.Start(s.Loop().Now(), s, names) })
+		if err != nil {
+			return fmt.Errorf("host %s: %w", s.Name(), err)
+		}
+		for _, r := range set.Running {
+			fmt.Fprintf(stderr, "tipyweb: %s serves %s\n", s.Name(), r)
+		}
+		for _, u := range set.Unavailable {
+			fmt.Fprintf(stderr, "tipyweb: %s: %s\n", s.Name(), u)
+		}
+	}
+	return nil
 }
 
 // stableMAC derives a locally administered unicast MAC from a host name, so a
@@ -134,6 +162,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			rec.Close()
 			f.Close()
 		}()
+	}
+	if err := w.startServices(o, stderr); err != nil {
+		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

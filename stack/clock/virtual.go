@@ -68,16 +68,11 @@ func (v *Virtual) OnEvent(f func(Time)) { v.onEvent = f }
 // Step runs the next event, advancing the clock to it. It reports false when
 // no event is armed. The caller is the owner while it runs.
 func (v *Virtual) Step() bool {
-	v.mu.Lock()
-	if v.peekLocked() == nil {
-		v.mu.Unlock()
-		return false
+	t, gen, ok := v.popDue(Never)
+	if ok {
+		v.run(t, gen)
 	}
-	t, gen := v.popLocked()
-	v.advanceLocked(t.at)
-	v.mu.Unlock()
-	v.run(t, gen)
-	return true
+	return ok
 }
 
 // RunUntil runs every event due at or before until, then sets the clock to
@@ -85,16 +80,13 @@ func (v *Virtual) Step() bool {
 func (v *Virtual) RunUntil(until Time) int {
 	n := 0
 	for {
-		v.mu.Lock()
-		next := v.peekLocked()
-		if next == nil || next.at > until {
+		t, gen, ok := v.popDue(until)
+		if !ok {
+			v.mu.Lock()
 			v.advanceLocked(until)
 			v.mu.Unlock()
 			return n
 		}
-		t, gen := v.popLocked()
-		v.advanceLocked(t.at)
-		v.mu.Unlock()
 		v.run(t, gen)
 		n++
 	}
@@ -114,17 +106,26 @@ func (v *Virtual) RunWhile(cond func() bool, limit Time) bool {
 		if !c {
 			return true
 		}
-		v.mu.Lock()
-		next := v.peekLocked()
-		if next == nil || next.at > limit {
-			v.mu.Unlock()
+		t, gen, ok := v.popDue(limit)
+		if !ok {
 			return false
 		}
-		t, gen := v.popLocked()
-		v.advanceLocked(t.at)
-		v.mu.Unlock()
 		v.run(t, gen)
 	}
+}
+
+// popDue removes the next event if it is due at or before limit and
+// advances the clock to it.
+func (v *Virtual) popDue(limit Time) (*Timer, uint64, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	next := v.peekLocked()
+	if next == nil || next.at > limit {
+		return nil, 0, false
+	}
+	t, gen := v.popLocked()
+	v.advanceLocked(t.at)
+	return t, gen, true
 }
 
 func (v *Virtual) advanceLocked(t Time) {

@@ -41,6 +41,9 @@ func (d *dissector) ipv4(base int) {
 	case v.FragmentOffset() > 0:
 		d.data(pbase, end, fmt.Sprintf("Fragment at offset %d of datagram id %d: the %v header is in the first fragment",
 			v.FragmentOffset(), v.ID(), v.Protocol()))
+	case len(payload) == 0 && v.More():
+		// A first fragment that carries no data: the transport header is
+		// in later fragments, so there is nothing to dissect here.
 	case v.Protocol() == ProtoICMP:
 		d.icmp(pbase, payload, ck)
 	case v.Protocol() == ProtoUDP:

@@ -1,0 +1,4 @@
+package stack
+
+// icmpSt returns the stack's ICMP state.
+func (s *Stack) icmpSt() *icmpState { return &s.icmp }

@@ -1,0 +1,150 @@
+// Package services runs the built-in servers of a tipy host: echo (RFC 862),
+// discard (RFC 863), daytime (RFC 867), chargen (RFC 864) and http, as
+// ../shared/contracts.md lists them for `tipyweb --services`.
+//
+// The datagram services run on the stack's loop, driven by socket
+// notifications rather than goroutines, so a lab that uses them stays a
+// deterministic function of its seed.
+package services
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tipy/tipy/stack"
+	"github.com/tipy/tipy/stack/clock"
+)
+
+// Names are the services tipy knows, in the order they are started.
+var Names = []string{"echo", "discard", "daytime", "chargen", "http"}
+
+// Ports of the services (TCP and UDP alike).
+const (
+	PortEcho    = 7
+	PortDiscard = 9
+	PortDaytime = 13
+	PortChargen = 19
+	PortHTTP    = 80
+)
+
+// ParseList reads a --services value: comma-separated names or "all".
+func ParseList(spec string) ([]string, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, name := range strings.Split(spec, ",") {
+		name = strings.TrimSpace(strings.ToLower(name))
+		if name == "all" {
+			return slices.Clone(Names), nil
+		}
+		if !slices.Contains(Names, name) {
+			return nil, fmt.Errorf("unknown service %q (known: %s, or all)", name, strings.Join(Names, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// Running is one started server.
+type Running struct {
+	Service string // "echo"
+	Proto   string // "udp" or "tcp"
+	Port    int
+	sock    *stack.Socket
+}
+
+func (r Running) String() string { return fmt.Sprintf("%s/%s %d", r.Service, r.Proto, r.Port) }
+
+// Set is the servers running on one host.
+type Set struct {
+	s       *stack.Stack
+	Running []Running
+	// Unavailable lists parts of the requested services that this build of
+	// tipy cannot run, with the reason, e.g. "echo/tcp: ...".
+	Unavailable []string
+}
+
+// Start starts the datagram parts of the named services on s. It must run
+// on the stack's loop (from s.Call or loop work).
+func Start(now clock.Time, s *stack.Stack, names []string) (*Set, error) {
+	set := &Set{s: s}
+	for _, name := range names {
+		var err error
+		switch name {
+		case "echo":
+			err = set.udp(now, name, PortEcho, func(_ clock.Time, b []byte) []byte { return b })
+		case "discard":
+			err = set.udp(now, name, PortDiscard, func(clock.Time, []byte) []byte { return nil })
+		case "daytime":
+			err = set.udp(now, name, PortDaytime, func(now clock.Time, _ []byte) []byte { return []byte(Daytime(now)) })
+		case "chargen", "http":
+			// TCP-only services.
+		default:
+			err = fmt.Errorf("unknown service %q", name)
+		}
+		if err != nil {
+			set.Stop(now)
+			return nil, err
+		}
+		set.noteTCP(name) // every service has a stream half
+	}
+	return set, nil
+}
+
+// noteTCP records the stream half of a service until TCP serves it.
+func (set *Set) noteTCP(name string) {
+	set.Unavailable = append(set.Unavailable, name+"/tcp: the TCP layer does not serve it in this version")
+}
+
+// udp binds a datagram server on port whose reply (nil for none) is made by
+// answer.
+func (set *Set) udp(now clock.Time, name string, port int, answer func(now clock.Time, b []byte) []byte) error {
+	so, err := set.s.SocketNow(now, stack.AF_INET, stack.SOCK_DGRAM, 0)
+	if err != nil {
+		return fmt.Errorf("%s/udp: %w", name, err)
+	}
+	if err := so.BindNow(now, netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port))); err != nil {
+		so.CloseNow(now)
+		return fmt.Errorf("%s/udp port %d: %w", name, port, err)
+	}
+	loop := set.s.Loop()
+	so.SetNotify(func() {
+		now := loop.Now()
+		for {
+			b, from, err := so.RecvFromNow(now, 65535)
+			if err != nil {
+				return // EAGAIN: nothing more to read; anything else: the socket closed
+			}
+			if reply := answer(now, b); reply != nil {
+				so.SendToNow(now, reply, from) // a failed reply is counted and traced by the stack
+			}
+		}
+	})
+	set.Running = append(set.Running, Running{Service: name, Proto: "udp", Port: port, sock: so})
+	return nil
+}
+
+// Stop closes every server. Loop work only.
+func (set *Set) Stop(now clock.Time) error {
+	var errs []error
+	for _, r := range set.Running {
+		if err := r.sock.CloseNow(now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	set.Running = nil
+	return errors.Join(errs...)
+}
+
+// Daytime formats now as the daytime service does (RFC 867 leaves the
+// format open; this is the ctime-like form most servers use), in UTC.
+func Daytime(now clock.Time) string {
+	return time.Unix(0, int64(now)).UTC().Format("Mon Jan _2 15:04:05 2006") + " UTC\r\n"
+}
