@@ -40,8 +40,9 @@ func TestTAPModeServesUDP(t *testing.T) {
 		}
 		defer c.Close()
 		buf := make([]byte, 2048)
-		// The first datagram may wait for ARP; retry a few times.
-		for i := 0; i < 20 && echoed == ""; i++ {
+		// tipy probes its address for conflicts first (RFC 5227: up to about
+		// nine seconds), and the first datagram may wait for ARP: retry.
+		for i := 0; i < 60 && echoed == ""; i++ {
 			c.Write([]byte("hello from the kernel"))
 			c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
 			if n, err := c.Read(buf); err == nil {
