@@ -28,6 +28,7 @@ type options struct {
 	seed     uint64
 	token    string
 	lab      string
+	quiet    bool
 }
 
 // usageError is a mistake on the command line: exit status 2.
@@ -66,6 +67,7 @@ flags:
 	fs.StringVar(&seed, "seed", "1", "`N`: seed of every random choice")
 	fs.StringVar(&o.token, "token", "", "API `token`; required for a non-loopback --listen (generated when absent)")
 	fs.StringVar(&o.lab, "lab", "", "lab topology `FILE` instead of the built-in one")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not log the stack's events to standard error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err

@@ -168,6 +168,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if !o.quiet {
+		go logEvents(runCtx, bus, stderr)
+	}
 	go w.run(runCtx)
 	return listenAndServe(ctx, o.listen, apiRouter(w.mode, w.seed, w.hostInfo()), stdout)
 }
@@ -210,6 +213,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// logEvents writes one line per event to w until ctx ends: what happened,
+// where, and why. Samples (cwnd, RTT) are left out: the dashboard graphs them.
+func logEvents(ctx context.Context, bus *observe.Bus, w io.Writer) {
+	f := observe.Filter{Kinds: []observe.Kind{observe.KindRX, observe.KindTX, observe.KindDrop, observe.KindState,
+		observe.KindCache, observe.KindRoute, observe.KindError, observe.KindImpair, observe.KindGap, observe.KindInfo}}
+	sub := bus.Subscribe(f, 4096)
+	defer sub.Close()
+	for {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		line := fmt.Sprintf("%s %-6s %-5s %-5s %s", clock.Time(e.TimeNS), e.Host, e.Layer, e.Kind, e.Summary)
+		if e.Kind == observe.KindDrop && e.Explain != "" {
+			line += " — " + e.Explain
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // replay loads a trace file and reports what it holds.
