@@ -3,6 +3,7 @@ module github.com/tipy/tipy
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/songgao/water v0.0.0-20200317203138-2b4b6d7c09d8

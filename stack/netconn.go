@@ -262,8 +262,15 @@ var _ net.Conn = (*Conn)(nil)
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return netAddr(c.so.typ, c.so.RemoteAddr()) }
 
-// Read reads data into p: one datagram, or what a stream has ready.
+// Read reads data into p: one datagram, or what a stream has ready. On a
+// stream, reading into an empty p returns at once, as net.TCPConn does.
 func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 && c.so.typ == SOCK_STREAM {
+		if c.closed.Load() {
+			return 0, c.opError("read", c.rd, nil, net.ErrClosed)
+		}
+		return 0, nil
+	}
 	ctx, ok := c.ctx(c.rd)
 	if !ok {
 		return 0, c.opError("read", c.rd, c.RemoteAddr(), sockErr("recv", "", ETIMEDOUT, "deadline passed"))

@@ -10,13 +10,19 @@ import (
 	"github.com/tipy/tipy/stack/clock"
 )
 
-// Direction says which way a frame crosses a switch port.
+// Direction says which way a frame crosses a switch port or an [Impaired]
+// link. A switch port names directions from the switch's side, an Impaired
+// link from its host's side.
 type Direction uint8
 
 const (
-	// In is the direction of frames the port's host sends into the switch.
+	// In is, on a switch port, the direction of frames the port's host sends
+	// into the switch; on an [Impaired] link, that of frames the host
+	// receives from the link.
 	In Direction = iota
-	// Out is the direction of frames the switch delivers to the port's host.
+	// Out is, on a switch port, the direction of frames the switch delivers
+	// to the port's host; on an [Impaired] link, that of frames the host
+	// sends.
 	Out
 )
 
@@ -158,13 +164,29 @@ func (imp Impairment) corruptBits() int {
 	return 1
 }
 
-// impairPipe applies one port's impairment in one direction. It lives on the
-// switch's loop and keeps the state that spans frames: the random source,
+// pipeHost is the link end an impairPipe works for: it names the pipe's
+// events and receives them, keeps its counters and lends it frame buffers.
+// A switch [Port] is the host of both its pipes; each direction of an
+// [Impaired] link is the host of its own.
+type pipeHost interface {
+	impairName() string       // the events' Host
+	impairSink() observe.Sink // where the events go
+	count(stage string)       // a frame an impairment acted on, by stage
+	countDrop(reason string)  // a dropped frame, by reason
+	getBuf(n int) []byte      // a frame buffer of length n
+	putBuf(b []byte)          // a buffer nobody refers to any more
+}
+
+// impairPipe applies one impairment in one direction. It lives on its
+// host's loop and keeps the state that spans frames: the random source,
 // the Gilbert-Elliott state, when the rate-limited link is next free, and
 // the last delivery time (the FIFO floor).
 type impairPipe struct {
+	// sw and port are what Switch.AddPort sets; a port's pipe finds its
+	// host through port. Other pipes set host.
 	sw   *Switch
 	port *Port
+	host pipeHost
 	dir  Direction
 	imp  Impairment
 	rng  *rand.Rand
@@ -172,6 +194,14 @@ type impairPipe struct {
 	busy clock.Time // the rate-limited link is serializing until then
 	last clock.Time // latest due time of a frame kept in order
 	emit func(buf []byte, due clock.Time)
+}
+
+// owner returns the pipe's host: host, or the port for a switch port's pipe.
+func (ip *impairPipe) owner() pipeHost {
+	if ip.host == nil {
+		ip.host = ip.port
+	}
+	return ip.host
 }
 
 func (ip *impairPipe) set(imp Impairment) {
@@ -187,7 +217,8 @@ func (ip *impairPipe) process(buf []byte, t clock.Time) {
 		ip.emit(buf, t)
 		return
 	}
-	s := ip.sw
+	h := ip.owner()
+	sink := h.impairSink()
 	at := t
 	if imp.Rate > 0 {
 		var backlog int
@@ -206,8 +237,8 @@ func (ip *impairPipe) process(buf []byte, t clock.Time) {
 		ser := time.Duration((uint64(len(buf))*8e9 + imp.Rate - 1) / imp.Rate)
 		ip.busy = start.Add(ser)
 		at = ip.busy
-		ip.port.count("queue")
-		if start > t && s.sink.Active() {
+		h.count("queue")
+		if start > t && sink.Active() {
 			ip.event(observe.KindImpair, "", buf, t,
 				fmt.Sprintf("queued %d-byte frame %v behind %d bytes at %s", len(buf), start.Sub(t), backlog, impFormatRate(imp.Rate)),
 				"the link sends at a limited rate; this frame waits until the frames ahead of it have been sent",
@@ -236,20 +267,20 @@ func (ip *impairPipe) process(buf []byte, t clock.Time) {
 		due = at.Add(d)
 	}
 	due = max(due, ip.last) // jitter never reorders
-	if (imp.Delay > 0 || imp.Jitter > 0) && s.sink.Active() {
+	if (imp.Delay > 0 || imp.Jitter > 0) && sink.Active() {
 		ip.event(observe.KindImpair, "", buf, t,
 			fmt.Sprintf("delayed %d-byte frame by %v (delay %v, jitter ±%v)", len(buf), due.Sub(at), imp.Delay, imp.Jitter),
 			"the link adds a one-way delay; jitter varies it per frame but a frame never overtakes the one ahead of it",
 			map[string]any{"delay_ns": int64(due.Sub(at))})
 	}
 	if imp.Delay > 0 || imp.Jitter > 0 {
-		ip.port.count("delay")
+		h.count("delay")
 	}
 	if imp.Reorder > 0 && ip.rng.Float64() < imp.Reorder {
 		hold := imp.reorderDelay()
 		due = due.Add(hold)
-		ip.port.count("reorder")
-		if s.sink.Active() {
+		h.count("reorder")
+		if sink.Active() {
 			ip.event(observe.KindImpair, "", buf, t,
 				fmt.Sprintf("held back %d-byte frame by %v so later frames pass it (reorder %s)", len(buf), hold, impFormatPercent(imp.Reorder)),
 				"the link reorders: this frame is held back while the frames behind it go ahead, as parallel paths in a network do",
@@ -260,10 +291,10 @@ func (ip *impairPipe) process(buf []byte, t clock.Time) {
 	}
 	var dup []byte
 	if imp.Dup > 0 && ip.rng.Float64() < imp.Dup {
-		dup = s.getBuf(len(buf))
+		dup = h.getBuf(len(buf))
 		copy(dup, buf)
-		ip.port.count("dup")
-		if s.sink.Active() {
+		h.count("dup")
+		if sink.Active() {
 			ip.event(observe.KindImpair, "", buf, t,
 				fmt.Sprintf("duplicated %d-byte frame (dup %s)", len(buf), impFormatPercent(imp.Dup)),
 				"the link delivers this frame twice, as a retransmitting lower layer whose acknowledgment was lost does",
@@ -311,7 +342,7 @@ func (ip *impairPipe) burstLoss(buf []byte, t clock.Time) bool {
 }
 
 func (ip *impairPipe) stateEvent(buf []byte, t clock.Time) {
-	if !ip.sw.sink.Active() {
+	if !ip.owner().impairSink().Active() {
 		return
 	}
 	state, why := "good", "the burst is over: frames get through again"
@@ -329,8 +360,9 @@ func (ip *impairPipe) corrupt(buf []byte, t clock.Time) {
 		return
 	}
 	n := min(imp.corruptBits(), len(buf)*8)
+	h := ip.owner()
 	var before []byte
-	if ip.sw.sink.Active() {
+	if h.impairSink().Active() {
 		before = bytes.Clone(buf)
 	}
 	bits := make([]int, 0, n)
@@ -346,7 +378,7 @@ func (ip *impairPipe) corrupt(buf []byte, t clock.Time) {
 		bits = append(bits, b)
 		buf[b/8] ^= 0x80 >> (b % 8)
 	}
-	ip.port.count("corrupt")
+	h.count("corrupt")
 	if before != nil {
 		ip.event(observe.KindImpair, "", before, t,
 			fmt.Sprintf("flipped bit %d (byte %d, mask 0x%02x) of %d-byte frame (corrupt %s)", bits[0], bits[0]/8, 0x80>>(bits[0]%8), len(buf), impFormatPercent(imp.Corrupt)),
@@ -358,13 +390,14 @@ func (ip *impairPipe) corrupt(buf []byte, t clock.Time) {
 // drop counts a drop under reason, publishes it and frees buf. describe is
 // called only when someone listens.
 func (ip *impairPipe) drop(reason string, buf []byte, t clock.Time, describe func() (detail, explain string, fields map[string]any)) {
-	ip.port.countDrop(reason)
-	if ip.sw.sink.Active() {
+	h := ip.owner()
+	h.countDrop(reason)
+	if h.impairSink().Active() {
 		detail, explain, fields := describe()
 		ip.event(observe.KindDrop, reason, buf, t,
 			fmt.Sprintf("dropped %d-byte frame: %s", len(buf), detail), explain, fields)
 	}
-	ip.sw.putBuf(buf)
+	h.putBuf(buf)
 }
 
 // event publishes one impairment decision about frame. The caller has
@@ -375,9 +408,10 @@ func (ip *impairPipe) event(kind observe.Kind, reason string, frame []byte, t cl
 	}
 	fields["dir"] = ip.dir.String()
 	fields["bytes"] = len(frame)
-	ip.sw.sink.Publish(observe.Event{
+	h := ip.owner()
+	h.impairSink().Publish(observe.Event{
 		TimeNS:  int64(t),
-		Host:    ip.port.full,
+		Host:    h.impairName(),
 		Layer:   observe.LayerLink,
 		Kind:    kind,
 		Summary: summary + " (" + ip.dir.String() + ")",

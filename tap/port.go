@@ -161,6 +161,13 @@ func (p *Port) Close() error {
 func (p *Port) countDrop(reason string) { p.drops[reason]++ }
 func (p *Port) count(stage string)      { p.imps[stage]++ }
 
+// The rest of pipeHost: a port's pipes report as the port, to the switch's
+// sink, with the switch's buffers.
+func (p *Port) impairName() string       { return p.full }
+func (p *Port) impairSink() observe.Sink { return p.sw.sink }
+func (p *Port) getBuf(n int) []byte      { return p.sw.getBuf(n) }
+func (p *Port) putBuf(b []byte)          { p.sw.putBuf(b) }
+
 // arrived is the In pipe's output: buf reaches the switch at due.
 func (p *Port) arrived(buf []byte, due clock.Time) {
 	if due <= p.sw.loop.Now() {
@@ -210,7 +217,8 @@ func (p *Port) deliverNow(buf []byte) {
 }
 
 // frameQueue holds frames until their due time and hands them, in order of
-// time and then of arrival, to a handler, with a single loop timer.
+// time and then of arrival, to a handler, with a single loop timer. Switch
+// ports and [Impaired] links use it.
 type frameQueue struct {
 	loop   clock.Loop
 	timer  *clock.Timer
@@ -290,12 +298,16 @@ func (q *frameQueue) fire() {
 	}
 }
 
-// clear drops every queued frame, counting them as closed on p.
-func (q *frameQueue) clear(p *Port) {
+// empty reports whether no frame is queued.
+func (q *frameQueue) empty() bool { return len(q.items) == 0 }
+
+// clear drops every queued frame, counting them as closed on h.
+func (q *frameQueue) clear(h pipeHost) {
 	q.timer.Stop()
-	for _, f := range q.items {
-		p.countDrop(DropClosed)
-		p.sw.putBuf(f.buf)
+	for i, f := range q.items {
+		h.countDrop(DropClosed)
+		h.putBuf(f.buf)
+		q.items[i] = queuedFrame{}
 	}
 	q.items = q.items[:0]
 }

@@ -109,16 +109,13 @@ flags:
 	// refused rather than silently ignored.
 	for _, f := range []struct{ name, val, why string }{
 		{"lab", o.lab, "topology files arrive with the full lab"},
-		{"token", o.token, "the API is served on loopback only in this version"},
 	} {
 		if f.val != "" {
 			return nil, usageError{fmt.Errorf("--%s is not available in this version: %s", f.name, f.why)}
 		}
 	}
-	if host, _, err := net.SplitHostPort(o.listen); err != nil {
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return nil, usageError{fmt.Errorf("--listen %q: want host:port", o.listen)}
-	} else if a, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !a.IsLoopback()) {
-		return nil, usageError{fmt.Errorf("--listen %q: only loopback addresses until the API token is in place", o.listen)}
 	}
 	if o.mtu < 68 || o.mtu > 65535 {
 		return nil, usageError{fmt.Errorf("--mtu %d: must be between 68 and 65535", o.mtu)}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -30,11 +31,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "tipyweb %s\n", version)
 			return 0
 		case "replay":
-			if len(args) != 2 {
-				fmt.Fprintln(stderr, "usage: tipyweb replay FILE")
+			if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+				fmt.Fprintln(stderr, "usage: tipyweb replay FILE [--listen ADDR] [--token T]")
 				return 2
 			}
-			return report(stderr, replay(args[1], stdout))
+			o, err := parseFlags(args[2:], stderr)
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "tipyweb: %v\n", err)
+				return 2
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return report(stderr, replay(ctx, args[1], o, stdout))
 		}
 	}
 	o, err := parseFlags(args, stderr)

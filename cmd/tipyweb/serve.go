@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -11,9 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack"
@@ -21,6 +20,7 @@ import (
 	"github.com/tipy/tipy/stack/services"
 	"github.com/tipy/tipy/stack/wire"
 	"github.com/tipy/tipy/tap"
+	"github.com/tipy/tipy/web"
 )
 
 // world is what tipyweb runs: the hosts, their loop and the bus they publish to.
@@ -30,6 +30,8 @@ type world struct {
 	bus    *observe.Bus
 	stacks []*stack.Stack
 	run    func(ctx context.Context) error // drives the loop
+	served map[*stack.Stack]*services.Set
+	lab    web.LabControl // nil outside the lab
 }
 
 func (w *world) hostInfo() []observe.HostInfo {
@@ -62,14 +64,29 @@ func (w *world) startServices(o *options, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("host %s: %w", s.Name(), err)
 		}
+		if w.served == nil {
+			w.served = make(map[*stack.Stack]*services.Set)
+		}
+		w.served[s] = set
 		for _, r := range set.Running {
 			fmt.Fprintf(stderr, "tipyweb: %s serves %s\n", s.Name(), r)
 		}
-		for _, u := range set.Unavailable {
-			fmt.Fprintf(stderr, "tipyweb: %s: %s\n", s.Name(), u)
-		}
 	}
 	return nil
+}
+
+// stopServices closes the built-in servers, waiting a little for the http
+// server's connections to finish.
+func (w *world) stopServices() {
+	for s, set := range w.served {
+		s.Call(func() { set.Stop(s.Loop().Now()) })
+		if h := set.HTTP(); h != nil {
+			select {
+			case <-h.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}
 }
 
 // stableMAC derives a locally administered unicast MAC from a host name, so a
@@ -88,6 +105,7 @@ func newLab(o *options, bus *observe.Bus) (*world, error) {
 	loop.SetSpeed(1)
 	sw := tap.NewSwitch(loop, "lan", bus, o.seed)
 	w := &world{mode: "lab", seed: o.seed, bus: bus, run: loop.Run}
+	var ports []*tap.Port
 	gw := netip.MustParseAddr("192.168.2.1")
 	for _, h := range []struct {
 		name string
@@ -95,6 +113,7 @@ func newLab(o *options, bus *observe.Bus) (*world, error) {
 	}{{o.name, "192.168.2.7/24"}, {"peer", "192.168.2.20/24"}} {
 		cfg := stack.Config{Name: h.name, MAC: stableMAC(h.name), Addr: netip.MustParsePrefix(h.addr), Gateway: gw, MTU: o.mtu, Seed: o.seed}
 		port := sw.AddPort(h.name, cfg.MAC, o.mtu)
+		ports = append(ports, port)
 		if h.name == o.name && o.impair != "" {
 			imp, err := tap.ParseImpairment(o.impair)
 			if err != nil {
@@ -110,13 +129,18 @@ func newLab(o *options, bus *observe.Bus) (*world, error) {
 		}
 		w.stacks = append(w.stacks, s)
 	}
+	w.lab = web.NewVirtualLab(loop, o.seed, ports...)
 	return w, nil
 }
 
 // newTAPHost attaches host tipy to a real TAP device on wall-clock time.
 func newTAPHost(o *options, bus *observe.Bus) (*world, error) {
+	var imp tap.Impairment
 	if o.impair != "" {
-		return nil, usageError{errors.New("--impair applies to the lab's virtual links; on a TAP device use tc netem on the kernel side")}
+		var err error
+		if imp, err = tap.ParseImpairment(o.impair); err != nil {
+			return nil, usageError{fmt.Errorf("--impair: %w", err)}
+		}
 	}
 	loop := clock.NewWall()
 	mac := o.mac
@@ -127,8 +151,15 @@ func newTAPHost(o *options, bus *observe.Bus) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
+	var link tap.Link = dev
+	if !imp.IsZero() {
+		if link, err = tap.NewImpaired(loop, dev, bus, o.seed, imp, imp); err != nil {
+			dev.Close()
+			return nil, err
+		}
+	}
 	cfg := stack.Config{Name: o.name, MAC: mac, Addr: o.ip, Gateway: o.gateway, MTU: o.mtu, Seed: o.seed}
-	s, err := stack.New(cfg, dev, loop, bus)
+	s, err := stack.New(cfg, link, loop, bus)
 	if err != nil {
 		dev.Close()
 		return nil, err
@@ -172,7 +203,34 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		go logEvents(runCtx, bus, stderr)
 	}
 	go w.run(runCtx)
-	return listenAndServe(ctx, o.listen, apiRouter(w.mode, w.seed, w.hostInfo()), stdout)
+	token, err := tokenFor(o, stdout)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Config{Hosts: w.stacks, Bus: bus, Lab: w.lab, Mode: w.mode, Seed: w.seed, Listen: o.listen, Token: token})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	err = listenAndServe(ctx, o.listen, srv, stdout)
+	w.stopServices()
+	return err
+}
+
+// tokenFor returns the API token: --token, or for a listener that is not
+// on loopback a new random one, printed for the user.
+func tokenFor(o *options, stdout io.Writer) (string, error) {
+	host, _, _ := net.SplitHostPort(o.listen)
+	if a, err := netip.ParseAddr(host); o.token != "" || host == "localhost" || (err == nil && a.IsLoopback()) {
+		return o.token, nil
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make an API token: %w", err)
+	}
+	t := hex.EncodeToString(b)
+	fmt.Fprintf(stdout, "tipyweb: API token (send as \"Authorization: Bearer %s\" or open http://%s/?token=%s): %s\n", t, o.listen, t, t)
+	return t, nil
 }
 
 func listenAndServe(ctx context.Context, addr string, h http.Handler, stdout io.Writer) error {
@@ -192,27 +250,6 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, stdout io.
 		defer cancel()
 		return srv.Shutdown(sctx)
 	}
-}
-
-// apiRouter serves the parts of the REST API of ../shared/contracts.md that
-// exist so far.
-func apiRouter(mode string, seed uint64, hosts []observe.HostInfo) http.Handler {
-	r := chi.NewRouter()
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		})
-		r.Get("/hosts", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"mode": mode, "seed": seed, "hosts": hosts})
-		})
-	})
-	return r
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
 
 // logEvents writes one line per event to w until ctx ends: what happened,
@@ -235,8 +272,8 @@ func logEvents(ctx context.Context, bus *observe.Bus, w io.Writer) {
 	}
 }
 
-// replay loads a trace file and reports what it holds.
-func replay(path string, stdout io.Writer) error {
+// replay serves the dashboard and API over a recorded trace.
+func replay(ctx context.Context, path string, o *options, stdout io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -247,17 +284,18 @@ func replay(path string, stdout io.Writer) error {
 		return fmt.Errorf("replay %s: %w", path, err)
 	}
 	h := r.Header()
-	n := 0
-	for {
-		_, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("replay %s: %w", path, err)
-		}
-		n++
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "trace %s: %s mode, seed %d, %d hosts, %d events\n", path, h.Mode, h.Seed, len(h.Hosts), n)
-	return nil
+	srv, err := web.New(web.Config{Mode: web.ModeReplay, HostInfo: h.Hosts, Seed: h.Seed, Listen: o.listen, Token: o.token})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	rep, err := srv.AddReplay(filepath.Base(path), f)
+	if err != nil {
+		return fmt.Errorf("replay %s: %w", path, err)
+	}
+	fmt.Fprintf(stdout, "tipyweb: replaying %s: %s mode, seed %d, %d hosts, %d events\n", path, h.Mode, h.Seed, len(h.Hosts), rep.Events)
+	return listenAndServe(ctx, o.listen, srv, stdout)
 }

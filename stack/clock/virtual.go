@@ -67,27 +67,21 @@ func (v *Virtual) OnEvent(f func(Time)) { v.onEvent = f }
 
 // Step runs the next event, advancing the clock to it. It reports false when
 // no event is armed. The caller is the owner while it runs.
-func (v *Virtual) Step() bool {
-	t, gen, ok := v.popDue(Never)
-	if ok {
-		v.run(t, gen)
-	}
-	return ok
-}
+func (v *Virtual) Step() bool { return v.runNext(Never) }
 
 // RunUntil runs every event due at or before until, then sets the clock to
 // until. It returns the number of events run.
 func (v *Virtual) RunUntil(until Time) int {
 	n := 0
 	for {
-		t, gen, ok := v.popDue(until)
-		if !ok {
+		if !v.runNext(until) {
+			v.owner.Lock()
 			v.mu.Lock()
 			v.advanceLocked(until)
 			v.mu.Unlock()
+			v.owner.Unlock()
 			return n
 		}
-		v.run(t, gen)
 		n++
 	}
 }
@@ -106,11 +100,9 @@ func (v *Virtual) RunWhile(cond func() bool, limit Time) bool {
 		if !c {
 			return true
 		}
-		t, gen, ok := v.popDue(limit)
-		if !ok {
+		if !v.runNext(limit) {
 			return false
 		}
-		v.run(t, gen)
 	}
 }
 
@@ -134,15 +126,20 @@ func (v *Virtual) advanceLocked(t Time) {
 	}
 }
 
-func (v *Virtual) run(t *Timer, gen uint64) {
+// runNext runs the next event if it is due at or before limit and reports
+// whether there was one. The clock advances only while the owner lock is
+// held, so work inside Call sees a clock that stands still.
+func (v *Virtual) runNext(limit Time) bool {
 	v.owner.Lock()
-	if v.fire(t, gen) {
+	defer v.owner.Unlock()
+	t, gen, ok := v.popDue(limit)
+	if ok && v.fire(t, gen) {
 		v.ran.Add(1)
 		if v.onEvent != nil {
 			v.onEvent(v.Now())
 		}
 	}
-	v.owner.Unlock()
+	return ok
 }
 
 // Pause stops a background [Virtual.Run] before its next event.
@@ -227,6 +224,7 @@ func (v *Virtual) Run(ctx context.Context) error {
 		next := v.peekLocked()
 		var wait time.Duration = -1 // -1: until signalled
 		runIt := false
+		var glide Time // paced: move the clock to this time between events
 		switch {
 		case v.paused && v.steps == 0:
 		case next == nil:
@@ -242,20 +240,29 @@ func (v *Virtual) Run(ctx context.Context) error {
 			if scaled >= next.at {
 				runIt = true
 			} else {
-				v.advanceLocked(scaled)
+				glide = scaled
 				wait = time.Duration(float64(next.at.Sub(scaled))/v.speed) + 1
 			}
 		default:
 			runIt = true
 		}
 		if runIt {
-			t, gen := v.popLocked()
-			v.advanceLocked(t.at)
+			limit := next.at // an earlier event armed meanwhile runs first; a later one waits
 			v.mu.Unlock()
-			v.run(t, gen)
+			v.runNext(limit)
 			continue
 		}
 		v.mu.Unlock()
+		if glide != 0 {
+			// The clock only moves under the owner lock (see runNext).
+			v.owner.Lock()
+			v.mu.Lock()
+			if n := v.peekLocked(); n == nil || glide < n.at {
+				v.advanceLocked(glide)
+			}
+			v.mu.Unlock()
+			v.owner.Unlock()
+		}
 		var timeout <-chan time.Time
 		if wait >= 0 {
 			if sleep == nil {

@@ -197,3 +197,35 @@ func TestTimeString(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+// TestClockStandsStillInsideCall: work run through Call (a socket call, an
+// API handler) sees one instant, even while a background run races ahead.
+func TestClockStandsStillInsideCall(t *testing.T) {
+	v := NewVirtual()
+	var tick func()
+	tick = func() { v.Schedule(v.Now().Add(time.Millisecond), tick) }
+	v.Post(tick)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { v.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < 5; i++ {
+		v.Call(func() {
+			before := v.Now()
+			time.Sleep(2 * time.Millisecond)
+			if after := v.Now(); after != before {
+				t.Fatalf("the clock moved from %v to %v inside Call", before, after)
+			}
+		})
+	}
+	v.SetSpeed(1000)
+	for i := 0; i < 5; i++ {
+		v.Call(func() {
+			before := v.Now()
+			time.Sleep(2 * time.Millisecond)
+			if after := v.Now(); after != before {
+				t.Fatalf("paced: the clock moved from %v to %v inside Call", before, after)
+			}
+		})
+	}
+}

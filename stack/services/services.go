@@ -2,9 +2,13 @@
 // discard (RFC 863), daytime (RFC 867), chargen (RFC 864) and http, as
 // ../shared/contracts.md lists them for `tipyweb --services`.
 //
-// The datagram services run on the stack's loop, driven by socket
-// notifications rather than goroutines, so a lab that uses them stays a
-// deterministic function of its seed.
+// echo, discard, daytime and chargen, over UDP and TCP alike, run on the
+// stack's loop, driven by socket notifications rather than goroutines, so a
+// lab that uses them stays a deterministic function of its seed. http is Go's
+// net/http over tipy's net.Listener and needs goroutines of its own: [Start]
+// opens its listening socket on the loop (so a port conflict is reported at
+// once) and hands it to a goroutine that serves it; see [StartHTTP] for the
+// same server started from outside the loop.
 package services
 
 import (
@@ -67,12 +71,21 @@ type Set struct {
 	s       *stack.Stack
 	Running []Running
 	// Unavailable lists parts of the requested services that this build of
-	// tipy cannot run, with the reason, e.g. "echo/tcp: ...".
+	// tipy cannot run, with the reason, e.g. "echo/tcp: ...". Every service
+	// is available in this version; the field stays for callers that print it.
 	Unavailable []string
+
+	conns []*streamConn // accepted stream connections still open, oldest first
+	http  *HTTPServer
 }
 
-// Start starts the datagram parts of the named services on s. It must run
-// on the stack's loop (from s.Call or loop work).
+// Start starts the named services on s, over UDP and TCP where the service
+// has both halves (chargen and http are TCP only). It must run on the
+// stack's loop (from s.Call or loop work). Every server but http runs on
+// the loop itself; http listens from here and serves from a goroutine that
+// Start launches, whose first Accept waits until the caller's loop work
+// returns. When a server cannot start (a port in use), the ones already
+// started are stopped and the error says which.
 func Start(now clock.Time, s *stack.Stack, names []string) (*Set, error) {
 	set := &Set{s: s}
 	for _, name := range names {
@@ -80,12 +93,23 @@ func Start(now clock.Time, s *stack.Stack, names []string) (*Set, error) {
 		switch name {
 		case "echo":
 			err = set.udp(now, name, PortEcho, func(_ clock.Time, b []byte) []byte { return b })
+			if err == nil {
+				err = set.tcp(now, name, PortEcho, serveEcho)
+			}
 		case "discard":
 			err = set.udp(now, name, PortDiscard, func(clock.Time, []byte) []byte { return nil })
+			if err == nil {
+				err = set.tcp(now, name, PortDiscard, serveDiscard)
+			}
 		case "daytime":
 			err = set.udp(now, name, PortDaytime, func(now clock.Time, _ []byte) []byte { return []byte(Daytime(now)) })
-		case "chargen", "http":
-			// TCP-only services.
+			if err == nil {
+				err = set.tcp(now, name, PortDaytime, serveDaytime)
+			}
+		case "chargen":
+			err = set.tcp(now, name, PortChargen, serveChargen)
+		case "http":
+			err = set.startHTTP(now, PortHTTP)
 		default:
 			err = fmt.Errorf("unknown service %q", name)
 		}
@@ -93,15 +117,31 @@ func Start(now clock.Time, s *stack.Stack, names []string) (*Set, error) {
 			set.Stop(now)
 			return nil, err
 		}
-		set.noteTCP(name) // every service has a stream half
 	}
 	return set, nil
 }
 
-// noteTCP records the stream half of a service until TCP serves it.
-func (set *Set) noteTCP(name string) {
-	set.Unavailable = append(set.Unavailable, name+"/tcp: the TCP layer does not serve it in this version")
+// startHTTP opens the http listening socket from loop work and starts
+// net/http on it.
+func (set *Set) startHTTP(now clock.Time, port int) error {
+	if set.http != nil {
+		return nil
+	}
+	so, err := set.listen(now, "http", port)
+	if err != nil {
+		return err
+	}
+	set.http = serveHTTP(set.s, stack.NewListener(so))
+	set.Running = append(set.Running, Running{Service: "http", Proto: "tcp", Port: port, sock: so})
+	return nil
 }
+
+// HTTP returns the http server Start started, or nil.
+func (set *Set) HTTP() *HTTPServer { return set.http }
+
+// Conns returns how many accepted stream connections the loop-driven
+// servers (echo, discard, daytime, chargen) still hold open. Loop work only.
+func (set *Set) Conns() int { return len(set.conns) }
 
 // udp binds a datagram server on port whose reply (nil for none) is made by
 // answer.
@@ -131,15 +171,26 @@ func (set *Set) udp(now clock.Time, name string, port int, answer func(now clock
 	return nil
 }
 
-// Stop closes every server. Loop work only.
+// Stop closes every server and the connections of the loop-driven ones,
+// in the order they were opened. Loop work only. The http server's
+// listening socket closes at once; its open connections are closed by a
+// goroutine shortly after (wait on HTTP().Done() to know when it has
+// finished).
 func (set *Set) Stop(now clock.Time) error {
 	var errs []error
+	for _, c := range slices.Clone(set.conns) {
+		c.close(now)
+	}
 	for _, r := range set.Running {
+		r.sock.SetNotify(nil)
 		if err := r.sock.CloseNow(now); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	set.Running = nil
+	if set.http != nil {
+		set.http.stopFromLoop()
+	}
 	return errors.Join(errs...)
 }
 

@@ -48,7 +48,13 @@ func TestUDPServices(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if len(set.Running) != 3 {
+	udp := 0
+	for _, r := range set.Running {
+		if r.Proto == "udp" {
+			udp++
+		}
+	}
+	if udp != 3 || len(set.Running) != 6 { // and the TCP halves
 		t.Fatalf("running %v", set.Running)
 	}
 	ctx := make(chan struct{})
