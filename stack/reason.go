@@ -61,6 +61,24 @@ const (
 	ReasonSockQueueFull  // the socket's receive queue is full
 	ReasonIGMPMalformed  // an IGMP message that does not parse or verify
 
+	// TCP (tcp_events.go explains each in its drop events).
+	ReasonTCPMalformed
+	ReasonTCPBadChecksum
+	ReasonTCPNotUnicast
+	ReasonTCPNoSocket
+	ReasonTCPRSTClosed
+	ReasonTCPOutOfWindow
+	ReasonTCPPAWS
+	ReasonTCPBadACK
+	ReasonTCPNoACK
+	ReasonTCPRSTInvalid
+	ReasonTCPChallengeLimit
+	ReasonTCPAfterFIN
+	ReasonTCPReadShut
+	ReasonTCPOOOFull
+	ReasonTCPRcvBufFull
+	ReasonTCPSYNQueueFull
+
 	numReasons
 )
 
@@ -116,6 +134,23 @@ var reasonInfo = [numReasons]struct {
 	ReasonUDPNoSocket:    {"udp-no-socket", "no socket listens on the destination port, so the sender gets ICMP port unreachable (RFC 1122 §4.1.3.1)"},
 	ReasonSockQueueFull:  {"sock-queue-full", "the socket's receive buffer is full: the program is not reading fast enough"},
 	ReasonIGMPMalformed:  {"igmp-malformed", "the IGMP message is truncated or its checksum does not verify (RFC 2236)"},
+
+	ReasonTCPMalformed:      {"tcp-malformed", "the TCP header or its options do not parse (RFC 9293 §3.1)"},
+	ReasonTCPBadChecksum:    {"tcp-bad-checksum", "the TCP checksum over the pseudo-header, header and data does not verify, so the segment was damaged (RFC 9293 §3.1)"},
+	ReasonTCPNotUnicast:     {"tcp-not-unicast", "TCP is for unicast addresses only; a segment to a broadcast or multicast address is discarded (RFC 1122 §4.2.3.10)"},
+	ReasonTCPNoSocket:       {"tcp-no-socket", "no connection and no listener on the destination port: the port is closed, so the sender gets a reset (RFC 9293 §3.10.7.1)"},
+	ReasonTCPRSTClosed:      {"tcp-rst-closed", "a reset to a closed port is discarded: a reset is never answered (RFC 9293 §3.10.7.1)"},
+	ReasonTCPOutOfWindow:    {"tcp-out-of-window", "the segment lies outside the receive window, so it is an old duplicate or forged; it is answered with an ACK and discarded (RFC 9293 §3.10.7.4)"},
+	ReasonTCPPAWS:           {"tcp-paws", "the segment's timestamp is older than the latest one seen, so it is an old duplicate from an earlier trip around the sequence space (RFC 7323 §5)"},
+	ReasonTCPBadACK:         {"tcp-bad-ack", "the acknowledgment number acknowledges nothing we sent, or is far too old (RFC 9293 §3.10.7, RFC 5961 §5)"},
+	ReasonTCPNoACK:          {"tcp-no-ack", "a segment without the ACK bit (or without SYN or RST where one is needed) is discarded in this state (RFC 9293 §3.10.7.4)"},
+	ReasonTCPRSTInvalid:     {"tcp-rst-ignored", "a reset that cannot belong to the connection is ignored (RFC 9293 §3.10.7)"},
+	ReasonTCPChallengeLimit: {"tcp-challenge-limit", "a challenge ACK was due but the per-second limit was reached (RFC 5961 §7)"},
+	ReasonTCPAfterFIN:       {"tcp-data-after-fin", "data beyond the peer's FIN cannot be taken: the peer said it had no more (RFC 9293 §3.10.7.4)"},
+	ReasonTCPReadShut:       {"tcp-read-shut", "the application shut down reading (SHUT_RD): data is acknowledged and discarded, as Linux does"},
+	ReasonTCPOOOFull:        {"tcp-ooo-full", "the out-of-order queue cannot hold the segment (too many separate ranges or beyond its room)"},
+	ReasonTCPRcvBufFull:     {"tcp-rcvbuf-full", "the receive buffer is full: the application is not reading fast enough"},
+	ReasonTCPSYNQueueFull:   {"tcp-syn-queue-full", "the listener's accept queue is full (its backlog), or its SYN queue with SYN cookies off, so the SYN is dropped and the client will retransmit it (RFC 4987)"},
 }
 
 // String returns the reason's short name, as used in events and counters.

@@ -147,6 +147,13 @@ func (so *Socket) Timeout() time.Duration {
 // Close closes the socket. A stream socket with data still to send keeps
 // sending it in the background unless SO_LINGER says otherwise.
 func (so *Socket) Close() error {
+	// SO_LINGER with a time: a stream socket waits, on the stack's clock,
+	// until its data is acknowledged or the time is up (tcp_socket.go).
+	if lw, ok := so.impl.(interface{ lingerWait(now clock.Time) error }); ok {
+		if err := so.wait(context.Background(), "close", lw.lingerWait); err != nil && !isAgain(err) {
+			return err
+		}
+	}
 	var err error
 	so.s.loop.Call(func() {
 		if so.closed {

@@ -25,6 +25,7 @@ type Stack struct {
 	icmp     icmpState   // ICMP (icmp.go)
 	reasmS   *reasmState // IPv4 reassembly (ipv4_reasm.go)
 	igmpl    *igmpLayer  // IGMPv2 (igmp.go)
+	tcpL     *tcpLayer   // TCP (tcp.go)
 	ifaces   []*Iface    // ifaces[0] is the interface of Config
 	routes   []Route     // static routes; connected and default routes are derived
 	handlers map[wire.EtherType]func(now clock.Time, ifc *Iface, frame wire.Ethernet)

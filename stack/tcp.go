@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/tipy/tipy/observe"
@@ -128,22 +127,14 @@ func (s *Stack) initTCP() {
 	l.stats.Drops = make(map[string]uint64)
 	binary.LittleEndian.PutUint64(l.secret[:8], s.rng.Uint64())
 	binary.LittleEndian.PutUint64(l.secret[8:], s.rng.Uint64())
-	tcpLayers.Store(s, l)
+	s.tcpL = l
 	s.HandleProtocol(wire.ProtoTCP, l.input)
 	s.HandleTransportError(wire.ProtoTCP, l.transportError)
 	s.RegisterSocketType(SOCK_STREAM, l.newSocket)
 }
 
-// tcpLayers holds each stack's TCP layer until the Stack struct has a field
-// for it (requested from the lead: `tcp *tcpLayer` in Stack, set here). It
-// is read and written only from each stack's own loop.
-var tcpLayers sync.Map // *Stack -> *tcpLayer
-
 // tcpl returns the stack's TCP layer.
-func (s *Stack) tcpl() *tcpLayer {
-	v, _ := tcpLayers.Load(s)
-	return v.(*tcpLayer)
-}
+func (s *Stack) tcpl() *tcpLayer { return s.tcpL }
 
 // SetTCPConfig changes the TCP tuning of the stack; connections opened
 // afterwards use it. Loop work only (or before the loop runs).

@@ -74,6 +74,7 @@ type tcpConn struct {
 	synRetrans bool // the SYN or SYN-ACK was retransmitted (RFC 6298 (5.7))
 	dupAcks    int
 	synTries   int // SYN or SYN-ACK retransmissions so far
+	ltBytes    int // bytes sent by limited transmit since the last new ACK (RFC 3042)
 	inRecovery bool
 	sackRecov  bool // the recovery uses the scoreboard (RFC 6675)
 	recover    seqnum.Value

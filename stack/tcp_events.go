@@ -15,63 +15,39 @@ import (
 // state changes (tcp_state.go), timers (tcp_timers.go), samples of the
 // congestion and RTT variables, recovery, and drops with a reason.
 
-// tcpDrop names why TCP discarded a segment. The stack's Reason list has
-// no TCP entries yet, so TCP counts its drops itself (TCPStats.Drops) and
-// publishes them with these names.
-type tcpDrop uint8
+// tcpDrop names why TCP discarded a segment: one of the stack's Reasons.
+type tcpDrop = Reason
 
-// TCP drop reasons.
+// TCP drop reasons, as the rest of TCP names them.
 const (
-	tcpDropMalformed tcpDrop = iota
-	tcpDropBadChecksum
-	tcpDropNotUnicast
-	tcpDropNoSocket
-	tcpDropRSTClosed
-	tcpDropOutOfWindow
-	tcpDropPAWS
-	tcpDropBadACK
-	tcpDropNoACK
-	tcpDropRSTInvalid
-	tcpDropChallengeLimit
-	tcpDropAfterFIN
-	tcpDropReadShut
-	tcpDropOOOFull
-	tcpDropRcvBufFull
-	tcpDropSYNQueueFull
-	numTCPDrops
+	tcpDropMalformed      = ReasonTCPMalformed
+	tcpDropBadChecksum    = ReasonTCPBadChecksum
+	tcpDropNotUnicast     = ReasonTCPNotUnicast
+	tcpDropNoSocket       = ReasonTCPNoSocket
+	tcpDropRSTClosed      = ReasonTCPRSTClosed
+	tcpDropOutOfWindow    = ReasonTCPOutOfWindow
+	tcpDropPAWS           = ReasonTCPPAWS
+	tcpDropBadACK         = ReasonTCPBadACK
+	tcpDropNoACK          = ReasonTCPNoACK
+	tcpDropRSTInvalid     = ReasonTCPRSTInvalid
+	tcpDropChallengeLimit = ReasonTCPChallengeLimit
+	tcpDropAfterFIN       = ReasonTCPAfterFIN
+	tcpDropReadShut       = ReasonTCPReadShut
+	tcpDropOOOFull        = ReasonTCPOOOFull
+	tcpDropRcvBufFull     = ReasonTCPRcvBufFull
+	tcpDropSYNQueueFull   = ReasonTCPSYNQueueFull
 )
-
-var tcpDropInfo = [numTCPDrops]struct{ name, explain string }{
-	tcpDropMalformed:      {"tcp-malformed", "the TCP header or its options do not parse (RFC 9293 §3.1)"},
-	tcpDropBadChecksum:    {"tcp-bad-checksum", "the TCP checksum over the pseudo-header, header and data does not verify, so the segment was damaged (RFC 9293 §3.1)"},
-	tcpDropNotUnicast:     {"tcp-not-unicast", "TCP is for unicast addresses only; a segment to a broadcast or multicast address is discarded (RFC 1122 §4.2.3.10)"},
-	tcpDropNoSocket:       {"tcp-no-socket", "no connection and no listener on the destination port: the port is closed, so the sender gets a reset (RFC 9293 §3.10.7.1)"},
-	tcpDropRSTClosed:      {"tcp-rst-closed", "a reset to a closed port is discarded: a reset is never answered (RFC 9293 §3.10.7.1)"},
-	tcpDropOutOfWindow:    {"tcp-out-of-window", "the segment lies outside the receive window, so it is an old duplicate or forged; it is answered with an ACK and discarded (RFC 9293 §3.10.7.4)"},
-	tcpDropPAWS:           {"tcp-paws", "the segment's timestamp is older than the latest one seen, so it is an old duplicate from an earlier trip around the sequence space (RFC 7323 §5)"},
-	tcpDropBadACK:         {"tcp-bad-ack", "the acknowledgment number acknowledges nothing we sent, or is far too old (RFC 9293 §3.10.7, RFC 5961 §5)"},
-	tcpDropNoACK:          {"tcp-no-ack", "a segment without the ACK bit (or without SYN or RST where one is needed) is discarded in this state (RFC 9293 §3.10.7.4)"},
-	tcpDropRSTInvalid:     {"tcp-rst-ignored", "a reset that cannot belong to the connection is ignored (RFC 9293 §3.10.7)"},
-	tcpDropChallengeLimit: {"tcp-challenge-limit", "a challenge ACK was due but the per-second limit was reached (RFC 5961 §7)"},
-	tcpDropAfterFIN:       {"tcp-data-after-fin", "data beyond the peer's FIN cannot be taken: the peer said it had no more (RFC 9293 §3.10.7.4)"},
-	tcpDropReadShut:       {"tcp-read-shut", "the application shut down reading (SHUT_RD): data is acknowledged and discarded, as Linux does"},
-	tcpDropOOOFull:        {"tcp-ooo-full", "the out-of-order queue cannot hold the segment (too many separate ranges or beyond its room)"},
-	tcpDropRcvBufFull:     {"tcp-rcvbuf-full", "the receive buffer is full: the application is not reading fast enough"},
-	tcpDropSYNQueueFull:   {"tcp-syn-queue-full", "the listener's accept queue is full (its backlog), or its SYN queue with SYN cookies off, so the SYN is dropped and the client will retransmit it (RFC 4987)"},
-}
-
-// String returns the drop reason's name.
-func (d tcpDrop) String() string { return tcpDropInfo[d].name }
 
 // drop counts and publishes a discarded segment.
 func (l *tcpLayer) drop(now clock.Time, c *tcpConn, why tcpDrop, frame []byte, detail string) {
 	l.stats.Drops[why.String()]++
 	s := l.s
+	s.stats.Drops[why]++
 	if !s.obs.Active() {
 		return
 	}
 	e := observe.Event{TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerTCP, Kind: observe.KindDrop,
-		Summary: "dropped: " + why.String(), Explain: tcpDropInfo[why].explain, Reason: why.String()}
+		Summary: "dropped: " + why.String(), Explain: why.Explain(), Reason: why.String()}
 	if detail != "" {
 		e.Summary += " (" + detail + ")"
 	}

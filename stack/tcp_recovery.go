@@ -110,6 +110,7 @@ func (c *tcpConn) limitedTransmit(now clock.Time) {
 		flags = wire.TCPFlagPSH
 	}
 	c.sendSegment(now, flags, seq, n, "new data (limited transmit, RFC 3042)")
+	c.ltBytes += n
 	c.sndNxt = seq.Add(seqnum.Size(n))
 	c.sndMax = c.sndNxt
 	c.sb.SetHighData(c.sndMax)
@@ -117,7 +118,9 @@ func (c *tcpConn) limitedTransmit(now clock.Time) {
 
 // enterRecovery is fast retransmit and the start of fast recovery.
 func (c *tcpConn) enterRecovery(now clock.Time) {
-	flight := c.flight()
+	// FlightSize excludes what limited transmit sent (RFC 3042 §2, RFC 5681
+	// §3.2 step 2).
+	flight := c.flight() - c.ltBytes
 	c.cc.OnEnterRecovery(now, flight)
 	c.inRecovery = true
 	c.recover = c.sndMax
@@ -146,7 +149,7 @@ func (c *tcpConn) enterRecovery(now clock.Time) {
 // outside recovery.
 func (c *tcpConn) ackRecovery(now clock.Time, seg *tcpSegment, acked, flightBefore int, rtt time.Duration) {
 	res := c.sackUpdate(seg)
-	c.dupAcks = 0
+	c.dupAcks, c.ltBytes = 0, 0
 	if !c.inRecovery {
 		c.cc.OnAck(now, acked, rtt, flightBefore)
 		return
@@ -267,7 +270,7 @@ func (c *tcpConn) onRTO(now clock.Time) {
 	// (as Linux does; tipy's own receiver never reneges, RFC 2018 §8).
 	c.rtoSacked = c.sb.Blocks(c.rtoSacked[:0])
 	c.sb.OnRTO()
-	c.inRecovery, c.sackRecov, c.dupAcks = false, false, 0
+	c.inRecovery, c.sackRecov, c.dupAcks, c.ltBytes = false, false, 0, 0
 	c.recover = c.sndMax
 	c.rttTiming = false
 	if c.l.s.obs.Active() {
