@@ -11,7 +11,7 @@ import (
 )
 
 // TestTCPLingerWait checks the blocking half of Close with SO_LINGER on
-// (lingerWait), which Socket.Close does not call yet: EAGAIN until the FIN
+// (lingerWait), which Socket.Close calls for SO_LINGER: EAGAIN until the FIN
 // is acknowledged, then nil; and a reset when the peer never acknowledges.
 func TestTCPLingerWait(t *testing.T) {
 	loop := clock.NewVirtual()
