@@ -4,10 +4,12 @@ GO        ?= go
 FUZZTIME  ?= 60s
 PKGS      := ./...
 # Debian packages the tests use: tshark reads our pcapng files; iproute2, ping, arping, tcpdump,
-# netcat, curl and iperf3 are the kernel-side peers of the interop tests.
-DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3
+# netcat, curl and iperf3 are the kernel-side peers of the interop tests; nodejs and npm build the
+# dashboard's front end and run Playwright, which drives Debian's chromium (never a downloaded browser).
+DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3 \
+             node:nodejs npm:npm chromium:chromium
 
-.PHONY: help run test test-go lint vet fmt-check bench fuzz deps tipyweb clean
+.PHONY: help run test test-go lint vet fmt-check bench fuzz sim-scale deps tipyweb clean web-assets web-fresh e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,10 +17,33 @@ help: ## list the targets
 run: tipyweb ## start the embedded lab on http://127.0.0.1:8080
 	./bin/tipyweb $(ARGS)
 
-tipyweb: ## build bin/tipyweb
+tipyweb: web-assets ## build bin/tipyweb (front end included)
 	$(GO) build -o bin/tipyweb ./cmd/tipyweb
 
-test: deps lint test-go ## vet, gofmt, every Go test with the race detector (fuzz seeds included)
+test: deps lint test-go e2e ## vet, gofmt, every Go test with the race detector (fuzz seeds included), Playwright
+
+e2e/node_modules/.installed: e2e/package.json e2e/package-lock.json
+	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $@
+
+# The dashboard's front end: templ pages (templates/*_templ.go) and the esbuild bundle (static/dist),
+# both committed so that `go build` works without Node; web-assets regenerates them (without npm the
+# committed bundle is used as it is).
+web-assets: ## build the dashboard's pages and JS/CSS bundle
+	$(GO) tool templ generate -path templates
+	@if ! command -v npm >/dev/null 2>&1; then echo "note: npm missing: using the committed static/dist (make deps installs nodejs and npm)"; \
+	elif [ ! -f static/node_modules/.installed ] || [ static/package-lock.json -nt static/node_modules/.installed ]; then \
+	  (cd static && npm ci --no-audit --no-fund && touch node_modules/.installed && npm run --silent build); \
+	else (cd static && npm run --silent build); fi
+
+# In CI the committed pages and bundle must be what their sources build.
+web-fresh: web-assets
+	@if [ -n "$$CI" ] && [ -n "$$(git status --porcelain -- templates static/dist 2>/dev/null)" ]; then \
+	  echo "templates/*_templ.go or static/dist are stale: run make web-assets and commit them"; \
+	  git status --porcelain -- templates static/dist; exit 1; fi
+
+e2e: web-fresh e2e/node_modules/.installed ## the Playwright suite in Debian's chromium
+	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test
 
 test-go:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
@@ -34,6 +59,9 @@ fmt-check:
 
 bench: ## run every benchmark with allocation counts
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+sim-scale: ## the full 500-seed TCP simulation (make test runs 40 under the race detector)
+	$(GO) test -count=1 -run 'TestTCPSimScale' ./stack/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

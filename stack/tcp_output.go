@@ -254,7 +254,9 @@ func (c *tcpConn) sendData(now clock.Time, force bool) bool {
 // SACK recovery) without moving SND.NXT, and returns the sequence space it
 // covers (data, plus one for a FIN).
 func (c *tcpConn) retransmitAt(now clock.Time, seq seqnum.Value, maxLen int, analysis string) int {
-	end := c.dataEnd()
+	// A retransmission repeats what was sent: never past SND.MAX. Queued
+	// data beyond it is new data, sent (and counted) by the send path.
+	end := seqnum.Min(c.dataEnd(), c.sndMax)
 	n := 0
 	if seq.LessThan(end) {
 		n = min(int(end.Sub(seq)), maxLen, c.effMSS())

@@ -197,12 +197,14 @@ func (s *Server) Close() error {
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(s.authenticate)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	notFoundH := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("no route for %s %s", r.Method, r.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+	}
+	notAllowedH := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusMethodNotAllowed, CodeNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
-	})
+	}
+	r.NotFound(s.pages(notFoundH, notAllowedH)) // the dashboard (pages.go), outside the API's routes
+	r.MethodNotAllowed(notAllowedH)
 	r.Route("/api/v1", s.apiRoutes)
 	return r
 }

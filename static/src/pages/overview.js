@@ -1,0 +1,56 @@
+// overview.js: hosts and links, live counters, the seed and the clock, and
+// the first-visit explanation.
+
+import { get } from '../api.js';
+import { $, h, svg, fmtTime, throttleFrame } from '../util.js';
+
+/** overviewPage draws the Overview page. */
+export function overviewPage(store) {
+  if (localStorage.getItem('tipy-intro-hidden') === '1') $('intro').hidden = true;
+  $('intro-hide').onclick = () => { localStorage.setItem('tipy-intro-hidden', '1'); $('intro').hidden = true; };
+  get('hosts').then((r) => {
+    $('hosts-table').tBodies[0].replaceChildren(...(r.hosts || []).map((x) => h('tr', { 'data-host': x.name },
+      h('td', {}, x.name), h('td', {}, x.mac), h('td', {}, (x.addresses || []).join(', ')), h('td', {}, x.gateway || ''), h('td', {}, x.mtu), h('td', {}, x.link))));
+    return get('lab').catch(() => ({ links: [] })).then((lab) => drawTopology(r.hosts || [], lab.links || []));
+  }).catch((err) => $('hosts-table').tBodies[0].replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'error' }, err.message))));
+  const draw = throttleFrame(() => {
+    const st = store.state;
+    $('ov-clock').textContent = `${fmtTime(st.t_ns)} s`;
+    $('ov-events').textContent = String(st.count);
+    $('ov-frames').textContent = String(st.frameCount);
+    $('ov-drops').textContent = String(st.dropCount);
+    $('ov-layers').tBodies[0].replaceChildren(...Object.entries(st.layers).map(([l, c]) => h('tr', {}, h('td', {}, l), h('td', {}, c.events), h('td', {}, c.tx), h('td', {}, c.rx), h('td', {}, c.drop))));
+  });
+  store.subscribe(draw);
+  draw();
+}
+
+// drawTopology draws each segment as a bus with its hosts hanging from it.
+function drawTopology(hosts, links) {
+  const segs = new Map();
+  for (const x of hosts) {
+    const seg = (x.link || '').split('/')[0] || 'link';
+    if (!segs.has(seg)) segs.set(seg, []);
+    segs.get(seg).push(x);
+  }
+  const kids = [];
+  let y = 30;
+  for (const [seg, hs] of segs) {
+    const w = Math.max(1, hs.length);
+    kids.push(svg('line', { x1: 20, y1: y, x2: 580, y2: y, class: 'bus' }), svg('text', { x: 20, y: y - 8, class: 'seg' }, `segment ${seg}`));
+    hs.forEach((x, i) => {
+      const cx = 20 + (560 / w) * (i + 0.5);
+      const ln = links.find((l) => l.name === x.link);
+      const imp = ln && (ln.in !== 'none' || ln.out !== 'none') ? `in ${ln.in}, out ${ln.out}` : '';
+      kids.push(svg('line', { x1: cx, y1: y, x2: cx, y2: y + 40, class: imp ? 'wire impaired' : 'wire' }),
+        svg('g', { class: 'node', 'data-host': x.name }, svg('rect', { x: cx - 70, y: y + 40, width: 140, height: 44, rx: 6 }),
+          svg('text', { x: cx, y: y + 58, 'text-anchor': 'middle', class: 'name' }, x.name),
+          svg('text', { x: cx, y: y + 75, 'text-anchor': 'middle' }, (x.addresses || []).join(' '))),
+        imp ? svg('text', { x: cx + 4, y: y + 30, class: 'imp' }, imp) : null);
+    });
+    y += 110;
+  }
+  const el = $('topology');
+  el.setAttribute('viewBox', `0 0 600 ${Math.max(120, y - 20)}`);
+  el.replaceChildren(...kids.filter(Boolean));
+}
