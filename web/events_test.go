@@ -251,7 +251,7 @@ func TestSlowClientBoundedWithGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Listen(1)
-	const total = 4 << 20
+	const total = 100 << 20 // the acceptance: the lab moves 100 MB while the client reads nothing
 	done := make(chan error, 1)
 	go func() {
 		so, _, err := ln.Accept()
