@@ -245,7 +245,7 @@ func TestSlowClientBoundedWithGap(t *testing.T) {
 	for len(l.srv.EventClients()) == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	// 4 MB over TCP from a to b, driven through the stacks' sockets.
+	// 100 MB over TCP from a to b, driven through the stacks' sockets.
 	ln, _ := l.b.Socket(stack.AF_INET, stack.SOCK_STREAM, 0)
 	if err := ln.Bind(netip.MustParseAddrPort(addrB + ":9")); err != nil {
 		t.Fatal(err)
