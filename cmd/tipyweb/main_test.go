@@ -6,12 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tipy/tipy/observe"
+	"github.com/tipy/tipy/stack"
 	"github.com/tipy/tipy/web"
 )
 
@@ -66,7 +69,7 @@ func TestLabAPIAndRecording(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{`"tipy"`, `"peer"`, `192.168.2.7/24`, `192.168.2.20/24`} {
+	for _, want := range []string{`"tipy"`, `"peer"`, `"gw"`, `"far"`, `192.168.2.7/24`, `192.168.2.20/24`, `192.168.2.1/24`, `10.0.5.1/24`, `10.0.5.10/24`} {
 		if !strings.Contains(string(body), want) {
 			t.Fatalf("GET /hosts lacks %s: %s", want, body)
 		}
@@ -84,7 +87,59 @@ func TestLabAPIAndRecording(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // serve nothing: only load the trace
 	ro, _ := parseFlags([]string{"--listen", "127.0.0.1:0"}, os.Stderr)
-	if err := replay(ctx, path, ro, &out); err != nil || !strings.Contains(out.String(), "seed 42, 2 hosts, 1 events") {
+	if err := replay(ctx, path, ro, &out); err != nil || !strings.Contains(out.String(), "seed 42, 4 hosts, 1 events") {
 		t.Fatalf("replay: %v %q", err, out.String())
+	}
+}
+
+// TestLabTopology: host tipy reaches far through router gw (TTL one lower),
+// and a datagram with TTL 1 draws time exceeded from gw.
+func TestLabTopology(t *testing.T) {
+	o, err := parseFlags([]string{"--seed", "5"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := newLab(o, observe.NewBus(observe.BusOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.run(ctx)
+	tipy := w.stacks[0]
+	far := netip.MustParseAddr("10.0.5.10")
+	// The addresses are probed first (RFC 5227, a few seconds of the lab's
+	// clock, which runs at real speed): poll until every one is usable.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ready := true
+		for _, s := range w.stacks {
+			s.Call(func() {
+				for _, ifc := range s.Ifaces() {
+					ready = ready && ifc.AddressState() == stack.AddrPreferred
+				}
+			})
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("lab addresses not usable after 20 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := tipy.Ping(ctx, far, stack.PingOptions{Count: 1, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != 1 || res.Replies[0].TTL != 63 {
+		t.Fatalf("ping far: %+v", res)
+	}
+	res, err = tipy.Ping(ctx, far, stack.PingOptions{Count: 1, TTL: 1, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 || res.Errors[0].From != netip.MustParseAddr("192.168.2.1") {
+		t.Fatalf("ping far with TTL 1: %+v", res)
 	}
 }

@@ -52,7 +52,7 @@ func (w *world) hostInfo() []observe.HostInfo {
 func (w *world) startServices(o *options, stderr io.Writer) error {
 	for _, s := range w.stacks {
 		names := o.services
-		if w.mode == "lab" && s.Name() == "peer" {
+		if w.mode == "lab" && (s.Name() == "peer" || s.Name() == "far") {
 			names = services.Names
 		}
 		if len(names) == 0 {
@@ -98,36 +98,61 @@ func stableMAC(name string) wire.MAC {
 	return wire.MAC{0x02, 0x74, byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}
 }
 
-// newLab builds the embedded lab: hosts on one virtual switch, on one virtual
-// loop paced at real time.
+// newLab builds the embedded lab: LAN 192.168.2.0/24 with host tipy
+// (192.168.2.7) and host peer (192.168.2.20), router gw (192.168.2.1 on the
+// LAN, 10.0.5.1 on the far network) forwarding between them, and host far
+// (10.0.5.10) behind it; every host on one virtual loop paced at real time.
+// Every address lives only inside this process.
 func newLab(o *options, bus *observe.Bus) (*world, error) {
 	loop := clock.NewVirtual()
 	loop.SetSpeed(1)
-	sw := tap.NewSwitch(loop, "lan", bus, o.seed)
+	lan := tap.NewSwitch(loop, "lan", bus, o.seed)
+	wan := tap.NewSwitch(loop, "net5", bus, o.seed)
 	w := &world{mode: "lab", seed: o.seed, bus: bus, run: loop.Run}
 	var ports []*tap.Port
-	gw := netip.MustParseAddr("192.168.2.1")
-	for _, h := range []struct {
-		name string
-		addr string
-	}{{o.name, "192.168.2.7/24"}, {"peer", "192.168.2.20/24"}} {
-		cfg := stack.Config{Name: h.name, MAC: stableMAC(h.name), Addr: netip.MustParsePrefix(h.addr), Gateway: gw, MTU: o.mtu, Seed: o.seed}
-		port := sw.AddPort(h.name, cfg.MAC, o.mtu)
-		ports = append(ports, port)
-		if h.name == o.name && o.impair != "" {
-			imp, err := tap.ParseImpairment(o.impair)
-			if err != nil {
-				return nil, usageError{fmt.Errorf("--impair: %w", err)}
-			}
-			if err := port.SetImpairmentBoth(imp); err != nil {
-				return nil, usageError{fmt.Errorf("--impair: %w", err)}
-			}
+	host := func(sw *tap.Switch, name, addr, gw string) (*stack.Stack, *tap.Port, error) {
+		cfg := stack.Config{Name: name, MAC: stableMAC(name), Addr: netip.MustParsePrefix(addr), MTU: o.mtu, Seed: o.seed}
+		if gw != "" {
+			cfg.Gateway = netip.MustParseAddr(gw)
 		}
+		port := sw.AddPort(name, cfg.MAC, o.mtu)
+		ports = append(ports, port)
 		s, err := stack.New(cfg, port, loop, bus)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("lab host %s: %w", name, err)
 		}
 		w.stacks = append(w.stacks, s)
+		return s, port, nil
+	}
+	_, tipyPort, err := host(lan, o.name, "192.168.2.7/24", "192.168.2.1")
+	if err != nil {
+		return nil, err
+	}
+	if o.impair != "" {
+		imp, err := tap.ParseImpairment(o.impair)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--impair: %w", err)}
+		}
+		if err := tipyPort.SetImpairmentBoth(imp); err != nil {
+			return nil, usageError{fmt.Errorf("--impair: %w", err)}
+		}
+	}
+	if _, _, err := host(lan, "peer", "192.168.2.20/24", "192.168.2.1"); err != nil {
+		return nil, err
+	}
+	gw, _, err := host(lan, "gw", "192.168.2.1/24", "")
+	if err != nil {
+		return nil, err
+	}
+	gwMAC := stableMAC("gw/eth1")
+	gwPort := wan.AddPort("gw", gwMAC, o.mtu)
+	ports = append(ports, gwPort)
+	if _, err := gw.AddInterface(stack.IfaceConfig{Name: "eth1", MAC: gwMAC, Addr: netip.MustParsePrefix("10.0.5.1/24"), MTU: o.mtu}, gwPort); err != nil {
+		return nil, fmt.Errorf("lab host gw: %w", err)
+	}
+	gw.SetForwarding(true)
+	if _, _, err := host(wan, "far", "10.0.5.10/24", "10.0.5.1"); err != nil {
+		return nil, err
 	}
 	w.lab = web.NewVirtualLab(loop, o.seed, ports...)
 	return w, nil
