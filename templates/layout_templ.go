@@ -203,7 +203,17 @@ func Layout(d PageData, title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</span></header><section id=\"player\" class=\"player\" hidden aria-label=\"playback\"><strong id=\"player-name\">replay</strong> <button type=\"button\" id=\"pl-back\" title=\"step one event back (,)\">« −1</button> <button type=\"button\" id=\"pl-play\" title=\"play or pause (space)\">play</button> <button type=\"button\" id=\"pl-fwd\" title=\"step one event forward (.)\">+1 »</button> <label>speed <select id=\"pl-speed\"><option value=\"0.1\">0.1×</option> <option value=\"0.25\">0.25×</option> <option value=\"0.5\">0.5×</option> <option value=\"1\" selected>1×</option> <option value=\"2\">2×</option> <option value=\"5\">5×</option> <option value=\"10\">10×</option></select></label> <input type=\"range\" id=\"pl-seek\" min=\"0\" max=\"0\" value=\"0\" aria-label=\"seek to event\"> <span id=\"pl-pos\" aria-live=\"polite\">0 / 0</span> <button type=\"button\" id=\"pl-retx\" title=\"jump to the next retransmission\">next retransmission</button> <button type=\"button\" id=\"pl-drop\" title=\"jump to the next drop\">next drop</button> <span id=\"pl-event\" class=\"muted\"></span></section><main id=\"main\" tabindex=\"-1\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</span></header>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		if d.Mode == "lab" {
+			templ_7745c5c3_Err = LabBar().Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<section id=\"player\" class=\"player\" hidden aria-label=\"playback\"><strong id=\"player-name\">replay</strong> <button type=\"button\" id=\"pl-back\" title=\"step one event back (,)\">« −1</button> <button type=\"button\" id=\"pl-play\" title=\"play or pause (space)\">play</button> <button type=\"button\" id=\"pl-fwd\" title=\"step one event forward (.)\">+1 »</button> <label>speed <select id=\"pl-speed\"><option value=\"0.1\">0.1×</option> <option value=\"0.25\">0.25×</option> <option value=\"0.5\">0.5×</option> <option value=\"1\" selected>1×</option> <option value=\"2\">2×</option> <option value=\"5\">5×</option> <option value=\"10\">10×</option></select></label> <input type=\"range\" id=\"pl-seek\" min=\"0\" max=\"0\" value=\"0\" aria-label=\"seek to event\"> <span id=\"pl-pos\" aria-live=\"polite\">0 / 0</span> <button type=\"button\" id=\"pl-retx\" title=\"jump to the next retransmission\">next retransmission</button> <button type=\"button\" id=\"pl-drop\" title=\"jump to the next drop\">next drop</button> <span id=\"pl-event\" class=\"muted\"></span></section><main id=\"main\" tabindex=\"-1\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -211,7 +221,7 @@ func Layout(d PageData, title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</main>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "</main>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -219,7 +229,34 @@ func Layout(d PageData, title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<script type=\"module\" src=\"/static/app.js\"></script></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<script type=\"module\" src=\"/static/app.js\"></script></body></html>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		return nil
+	})
+}
+
+// LabBar is the lab's time controls: the virtual clock, pause and resume,
+// one step, and the speed. The script fills and drives it (static/src/lab.js).
+func LabBar() templ.Component {
+	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
+		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
+			return templ_7745c5c3_CtxErr
+		}
+		templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
+		if !templ_7745c5c3_IsBuffer {
+			defer func() {
+				templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err == nil {
+					templ_7745c5c3_Err = templ_7745c5c3_BufErr
+				}
+			}()
+		}
+		ctx = templ.InitializeContext(ctx)
+		ctx = templ.ClearChildren(ctx)
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<section id=\"labbar\" class=\"labbar\" aria-label=\"lab time controls\"><strong>virtual clock</strong> <span id=\"lab-clock\" class=\"mono\" aria-live=\"off\">–</span> <span class=\"muted\">loop events run <span id=\"lab-executed\">0</span></span> <button type=\"button\" id=\"lab-pause\" aria-pressed=\"false\" title=\"pause or resume the lab's clock\">Pause</button> <button type=\"button\" id=\"lab-step\" disabled title=\"run exactly one scheduled event of the paused lab\">Step one event</button> <label>speed <select id=\"lab-speed\" title=\"virtual seconds per real second\"><option value=\"0.1\">0.1×</option> <option value=\"0.5\">0.5×</option> <option value=\"1\" selected>1×</option> <option value=\"2\">2×</option> <option value=\"10\">10×</option> <option value=\"0\">as fast as possible</option></select></label> <span id=\"lab-error\" class=\"error\" role=\"alert\"></span> <span class=\"muted help\">The lab runs on virtual time: pause it and step one event at a time to see each decision; slow it down to watch a handshake unfold.</span></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -40,12 +40,15 @@ var ErrUnknownLink = errors.New("unknown link")
 
 // LabState is the state of the lab, GET /lab.
 type LabState struct {
-	Paused bool        `json:"paused"`
-	Speed  float64     `json:"speed"`  // virtual seconds per real second; 0: as fast as possible
-	NowNS  int64       `json:"now_ns"` // virtual time
-	Now    string      `json:"now"`    // virtual time for people, "12.345678s"
-	Seed   uint64      `json:"seed"`
-	Links  []LinkState `json:"links"`
+	Paused bool    `json:"paused"`
+	Speed  float64 `json:"speed"`  // virtual seconds per real second; 0: as fast as possible
+	NowNS  int64   `json:"now_ns"` // virtual time
+	Now    string  `json:"now"`    // virtual time for people, "12.345678s"
+	Seed   uint64  `json:"seed"`
+	// Executed counts the loop events run so far: one Step adds exactly
+	// one, however many observer events that loop event publishes.
+	Executed uint64      `json:"executed"`
+	Links    []LinkState `json:"links"`
 }
 
 // LinkState is one link of the lab: its impairments and counters.
@@ -90,7 +93,7 @@ func (l *VirtualLab) SetSpeed(f float64) error {
 // State returns the clock and links.
 func (l *VirtualLab) State() LabState {
 	now := l.loop.Now()
-	st := LabState{Paused: l.loop.Paused(), Speed: l.loop.Speed(), NowNS: int64(now), Now: now.String(), Seed: l.seed, Links: []LinkState{}}
+	st := LabState{Paused: l.loop.Paused(), Speed: l.loop.Speed(), NowNS: int64(now), Now: now.String(), Seed: l.seed, Executed: l.loop.Executed(), Links: []LinkState{}}
 	l.loop.Call(func() {
 		for _, p := range l.ports {
 			st.Links = append(st.Links, portState(p))

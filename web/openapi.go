@@ -160,7 +160,7 @@ var components = schema{
 	"Received": obj(schema{"data": str("base64"), "text": str("only when valid UTF-8"), "bytes": integer(""), "eof": boolean(""), "address": str("recvfrom"), "port": integer("recvfrom")}),
 	"ARPEntry": obj(schema{"interface": str(""), "address": str(""), "mac": str(""), "state": str("incomplete, reachable, stale, failed, static"), "age_ms": number(""), "queued": integer(""), "retries": integer(""), "static": boolean("")}),
 	"Route":    obj(schema{"destination": str(""), "gateway": str(""), "interface": str(""), "kind": str("connected, static, default")}),
-	"Lab":      obj(schema{"paused": boolean(""), "speed": number(""), "now_ns": integer(""), "now": str(""), "seed": integer(""), "links": array(ref("Link"))}),
+	"Lab":      obj(schema{"paused": boolean(""), "speed": number(""), "now_ns": integer(""), "now": str(""), "seed": integer(""), "executed": integer("loop events run so far; a step adds one"), "links": array(ref("Link"))}),
 	"Link":     obj(schema{"name": str(""), "in": str("impairment spec"), "out": str("impairment spec"), "stats": openObj("port counters")}),
 	"Recording": obj(schema{"id": str(""), "note": str(""), "running": boolean(""), "started": str("date-time"), "stopped": str("date-time"), "events": integer(""), "missed": integer(""),
 		"bytes": integer(""), "filter": openObj(""), "error": str("")}),

@@ -7,6 +7,7 @@ import './app.css';
 import { Store } from './store.js';
 import { startLive } from './live.js';
 import { startReplay } from './player.js';
+import { startLabBar } from './lab.js';
 import { $ } from './util.js';
 import { framesPage } from './pages/frames.js';
 import { socketsPage } from './pages/sockets.js';
@@ -32,6 +33,8 @@ function boot() {
     for (const a of document.querySelectorAll('nav a')) a.href = `${a.getAttribute('href')}?replay=${encodeURIComponent(replay)}`;
   }
   (PAGES[data.page] || (() => {}))(store, data);
+  if (data.mode === 'lab' && !replay) startLabBar();
+  else if ($('labbar')) $('labbar').hidden = true;
   if (replay) startReplay(store, replay, onStatus).catch((err) => { status.textContent = `replay ${replay}: ${err.message}`; });
   else if (data.live) startLive(store, onStatus);
   else {

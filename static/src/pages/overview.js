@@ -1,7 +1,8 @@
 // overview.js: hosts and links, live counters, the seed and the clock, and
 // the first-visit explanation.
 
-import { get } from '../api.js';
+import { call, get } from '../api.js';
+import { onLab, publishLab } from '../lab.js';
 import { $, h, svg, fmtTime, throttleFrame } from '../util.js';
 
 /** overviewPage draws the Overview page. */
@@ -11,7 +12,17 @@ export function overviewPage(store) {
   get('hosts').then((r) => {
     $('hosts-table').tBodies[0].replaceChildren(...(r.hosts || []).map((x) => h('tr', { 'data-host': x.name },
       h('td', {}, x.name), h('td', {}, x.mac), h('td', {}, (x.addresses || []).join(', ')), h('td', {}, x.gateway || ''), h('td', {}, x.mtu), h('td', {}, x.link))));
-    return get('lab').catch(() => ({ links: [] })).then((lab) => drawTopology(r.hosts || [], lab.links || []));
+    const hosts = r.hosts || [];
+    if ($('imp-form')) {
+      // In the lab, the drawing follows each impairment as it is set.
+      let drawn = '';
+      onLab((lab) => {
+        const key = JSON.stringify((lab.links || []).map((l) => [l.name, l.in, l.out]));
+        if (key !== drawn) { drawn = key; drawTopology(hosts, lab.links || []); }
+      });
+      return null;
+    }
+    return get('lab').catch(() => ({ links: [] })).then((lab) => drawTopology(hosts, lab.links || []));
   }).catch((err) => $('hosts-table').tBodies[0].replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'error' }, err.message))));
   const draw = throttleFrame(() => {
     const st = store.state;
@@ -23,6 +34,35 @@ export function overviewPage(store) {
   });
   store.subscribe(draw);
   draw();
+  if ($('imp-form')) impairmentForm();
+}
+
+// impairmentForm sets a link's impairment through the API and lists every
+// link's current one; the API's errors are shown as they come.
+function impairmentForm() {
+  const sel = $('imp-link');
+  const err = $('imp-error');
+  onLab((st) => {
+    const links = st.links || [];
+    const names = links.map((l) => l.name);
+    if (sel.options.length !== names.length || names.some((n, i) => sel.options[i].value !== n)) {
+      const keep = sel.value;
+      sel.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
+      if (names.includes(keep)) sel.value = keep;
+    }
+    $('imp-links').tBodies[0].replaceChildren(...links.map((l) => h('tr', { 'data-link': l.name }, h('td', {}, l.name), h('td', {}, l.in), h('td', {}, l.out))));
+  });
+  $('imp-form').onsubmit = async (ev) => {
+    ev.preventDefault();
+    const link = sel.value;
+    try {
+      await call('PUT', `lab/links/${encodeURIComponent(link)}/impairment`, { direction: $('imp-dir').value, spec: $('imp-spec').value.trim() || 'none' });
+      err.textContent = '';
+      publishLab(await get('lab'));
+    } catch (e) {
+      err.textContent = e.message;
+    }
+  };
 }
 
 // drawTopology draws each segment as a bus with its hosts hanging from it.
