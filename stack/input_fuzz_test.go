@@ -15,7 +15,8 @@ import (
 // FuzzStackInput feeds arbitrary frames to a running stack with every layer
 // built in (ARP, IPv4, ICMP, UDP with a bound socket, raw sockets, TCP with a
 // listener), and runs its timers. Whatever the frame, the stack must not
-// panic, and a frame it does not deliver must be counted under a reason.
+// panic and must count it; a frame that fails the Ethernet or IPv4 checks,
+// or carries an EtherType no layer handles, must be counted as a drop.
 func FuzzStackInput(f *testing.F) {
 	// Seeds: the golden frames of the wire package's dissection tests and
 	// a few hand-made frames addressed to the stack.
@@ -51,6 +52,9 @@ func FuzzStackInput(f *testing.F) {
 		after := s.Stats()
 		if after.FramesIn != before.FramesIn+1 {
 			t.Fatalf("FramesIn went from %d to %d", before.FramesIn, after.FramesIn)
+		}
+		if mustDrop(frame, own) && dropTotal(after) == dropTotal(before) {
+			t.Fatalf("an invalid frame was not counted as a drop: % x", frame)
 		}
 	})
 }
@@ -117,4 +121,33 @@ func corpusBytes(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// mustDrop reports whether frame is one the stack may not accept: a broken
+// Ethernet header, or a frame for us with an unknown EtherType or a broken
+// IPv4 header.
+func mustDrop(frame []byte, own wire.MAC) bool {
+	eth := wire.Ethernet(frame)
+	if eth.Validate() != nil {
+		return true
+	}
+	if eth.Dst() != own || eth.Src() == own {
+		return false // a broadcast or a group may be legitimately handled
+	}
+	switch eth.Type() {
+	case wire.EtherTypeARP:
+		return false
+	case wire.EtherTypeIPv4:
+		ip := wire.IPv4(eth.Payload())
+		return ip.Validate() != nil || !ip.ChecksumValid()
+	}
+	return true
+}
+
+func dropTotal(st stack.Stats) uint64 {
+	var n uint64
+	for _, d := range st.Drops {
+		n += d
+	}
+	return n
 }

@@ -201,7 +201,7 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 	d.Header = h
 	d.Payload = ip.Payload()
 	if s.obs.Active() {
-		s.publishIPv4(now, observe.KindRX, &h, "received", ip)
+		s.publishIPv4(now, observe.KindRX, &h, "received")
 	}
 	d.TakenByRaw = s.ip.rawInput != nil && s.ip.rawInput(now, &d)
 	if handler := s.ip.protocols[h.Protocol]; handler != nil {
@@ -218,7 +218,7 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 }
 
 // publishIPv4 publishes an IPv4 rx or tx event.
-func (s *Stack) publishIPv4(now clock.Time, kind observe.Kind, h *wire.IPv4Header, verb string, raw []byte) {
+func (s *Stack) publishIPv4(now clock.Time, kind observe.Kind, h *wire.IPv4Header, verb string) {
 	fields := map[string]any{"src": h.Src.String(), "dst": h.Dst.String(), "ttl": h.TTL, "id": h.ID, "proto": uint8(h.Protocol), "len": h.TotalLen}
 	explain := ""
 	if len(h.Options) > 0 {

@@ -145,7 +145,7 @@ func (s *Stack) sendDatagram(now clock.Time, nh nextHop, h *wire.IPv4Header, p *
 func (s *Stack) transmit(now clock.Time, nh nextHop, h *wire.IPv4Header, p *Packet, o *SendOptions) error {
 	ifc := nh.route.Iface
 	if s.obs.Active() {
-		s.publishIPv4(now, observe.KindTX, h, "sent", p.Bytes())
+		s.publishIPv4(now, observe.KindTX, h, "sent")
 	}
 	dst := h.Dst
 	if s.isOwnAddr(dst) {

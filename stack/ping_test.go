@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -290,17 +291,20 @@ func TestPingSameSeedSameResult(t *testing.T) {
 }
 
 // routedNet is host a on the left network, router r between the left and
-// right networks, host b on the right: a 10.0.1.2 -- 10.0.1.1 r 10.0.2.1 --
-// 10.0.2.2 b.
+// right networks, host b on the right: a 10.N.1.2 -- 10.N.1.1 r 10.N.2.1 --
+// 10.N.2.2 b, with N = net.
 type routedNet struct {
 	loop    *clock.Virtual
 	ev      *events
 	a, r, b *stack.Stack
 }
 
-func newRoutedNet(t *testing.T, seed uint64) *routedNet {
+func newRoutedNet(t *testing.T, seed uint64, net int) *routedNet {
 	t.Helper()
 	n := &routedNet{loop: clock.NewVirtual(), ev: &events{}}
+	ip := func(subnet, host int, suffix string) string {
+		return fmt.Sprintf("10.%d.%d.%d%s", net, subnet, host, suffix)
+	}
 	left := tap.NewSwitch(n.loop, "left", n.ev, seed)
 	right := tap.NewSwitch(n.loop, "right", n.ev, seed)
 	mk := func(sw *tap.Switch, name string, mac byte, addr, gw string) *stack.Stack {
@@ -315,19 +319,19 @@ func newRoutedNet(t *testing.T, seed uint64) *routedNet {
 		}
 		return s
 	}
-	n.a = mk(left, "a", 1, "10.0.1.2/24", "10.0.1.1")
-	n.r = mk(left, "r", 2, "10.0.1.1/24", "")
+	n.a = mk(left, "a", 1, ip(1, 2, "/24"), ip(1, 1, ""))
+	n.r = mk(left, "r", 2, ip(1, 1, "/24"), "")
 	mac := wire.MAC{0x02, 0, 0, 0, 2, 3}
-	if _, err := n.r.AddInterface(stack.IfaceConfig{Name: "eth1", MAC: mac, Addr: netip.MustParsePrefix("10.0.2.1/24")}, right.AddPort("r", mac, 1500)); err != nil {
+	if _, err := n.r.AddInterface(stack.IfaceConfig{Name: "eth1", MAC: mac, Addr: netip.MustParsePrefix(ip(2, 1, "/24"))}, right.AddPort("r", mac, 1500)); err != nil {
 		t.Fatal(err)
 	}
 	n.r.SetForwarding(true)
-	n.b = mk(right, "b", 4, "10.0.2.2/24", "10.0.2.1")
+	n.b = mk(right, "b", 4, ip(2, 2, "/24"), ip(2, 1, ""))
 	return n
 }
 
 func TestPingThroughRouter(t *testing.T) {
-	n := newRoutedNet(t, 8)
+	n := newRoutedNet(t, 8, 0)
 	// TTL 1: the router may not forward it and answers time exceeded,
 	// which is the ping's result for that request.
 	r, err := pingOn(t, n.loop, n.a, "10.0.2.2", stack.PingOptions{Count: 2, TTL: 1}, 0)

@@ -27,7 +27,6 @@ import (
 	"github.com/tipy/tipy/stack"
 	"github.com/tipy/tipy/stack/clock"
 	"github.com/tipy/tipy/stack/wire"
-	"github.com/tipy/tipy/tap"
 )
 
 func vnNoProbe(c *stack.Config) { c.ARP.NoProbe = true }
@@ -720,43 +719,8 @@ func TestVnetLoneFragmentTimeExceeded(t *testing.T) {
 
 // --- Scenario 8: routing ---------------------------------------------------
 
-// vnRouted is a on switch left, b on switch right, and router r between
-// them with forwarding on.
-type vnRouted struct {
-	loop    *clock.Virtual
-	ev      *events
-	a, r, b *stack.Stack
-}
-
-func newVnRouted(t *testing.T, seed uint64) *vnRouted {
-	t.Helper()
-	n := &vnRouted{loop: clock.NewVirtual(), ev: &events{}}
-	left := tap.NewSwitch(n.loop, "left", n.ev, seed)
-	right := tap.NewSwitch(n.loop, "right", n.ev, seed)
-	mk := func(sw *tap.Switch, name string, mac byte, addr, gw string) *stack.Stack {
-		cfg := stack.Config{Name: name, MAC: wire.MAC{0x02, 0, 0, 0, 8, mac}, Addr: netip.MustParsePrefix(addr), Seed: seed, ARP: stack.ARPConfig{NoProbe: true}}
-		if gw != "" {
-			cfg.Gateway = netip.MustParseAddr(gw)
-		}
-		s, err := stack.New(cfg, sw.AddPort(name, cfg.MAC, 1500), n.loop, n.ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	n.a = mk(left, "a", 1, "10.1.1.2/24", "10.1.1.1")
-	n.r = mk(left, "r", 2, "10.1.1.1/24", "")
-	mac := wire.MAC{0x02, 0, 0, 0, 8, 3}
-	if _, err := n.r.AddInterface(stack.IfaceConfig{Name: "eth1", MAC: mac, Addr: netip.MustParsePrefix("10.1.2.1/24")}, right.AddPort("r", mac, 1500)); err != nil {
-		t.Fatal(err)
-	}
-	n.r.SetForwarding(true)
-	n.b = mk(right, "b", 4, "10.1.2.2/24", "10.1.2.1")
-	return n
-}
-
 func TestVnetRouting(t *testing.T) {
-	n := newVnRouted(t, 12)
+	n := newRoutedNet(t, 12, 1)
 	l := &lan{t: t, loop: n.loop, ev: n.ev, hosts: map[string]*stack.Stack{"a": n.a, "r": n.r, "b": n.b}}
 	bAddr, aAddr := netip.MustParseAddr("10.1.2.2"), netip.MustParseAddr("10.1.1.2")
 

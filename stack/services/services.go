@@ -70,10 +70,6 @@ func (r Running) String() string { return fmt.Sprintf("%s/%s %d", r.Service, r.P
 type Set struct {
 	s       *stack.Stack
 	Running []Running
-	// Unavailable lists parts of the requested services that this build of
-	// tipy cannot run, with the reason, e.g. "echo/tcp: ...". Every service
-	// is available in this version; the field stays for callers that print it.
-	Unavailable []string
 
 	conns []*streamConn // accepted stream connections still open, oldest first
 	http  *HTTPServer

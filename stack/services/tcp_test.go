@@ -114,8 +114,8 @@ func TestStartAllReportsEveryHalf(t *testing.T) {
 	if strings.Join(got, ",") != want {
 		t.Fatalf("running %v\nwant %s", got, want)
 	}
-	if len(set.Unavailable) != 0 || set.HTTP() == nil {
-		t.Fatalf("unavailable %v, http %v", set.Unavailable, set.HTTP())
+	if set.HTTP() == nil {
+		t.Fatal("no http server")
 	}
 	// A port in use stops everything started so far and says which.
 	var err error
