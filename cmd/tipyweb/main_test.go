@@ -105,7 +105,10 @@ func TestLabTopology(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go w.run(ctx)
+	if err := w.network.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.network.Close()
 	tipy := w.stacks[0]
 	far := netip.MustParseAddr("10.0.5.10")
 	// The addresses are probed first (RFC 5227, a few seconds of the lab's

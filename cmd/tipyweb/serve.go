@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack"
 	"github.com/tipy/tipy/stack/clock"
+	"github.com/tipy/tipy/stack/host"
+	"github.com/tipy/tipy/stack/lab"
 	"github.com/tipy/tipy/stack/services"
 	"github.com/tipy/tipy/stack/wire"
 	"github.com/tipy/tipy/tap"
@@ -25,13 +26,14 @@ import (
 
 // world is what tipyweb runs: the hosts, their loop and the bus they publish to.
 type world struct {
-	mode   string
-	seed   uint64
-	bus    *observe.Bus
-	stacks []*stack.Stack
-	run    func(ctx context.Context) error // drives the loop
-	served map[*stack.Stack]*services.Set
-	lab    web.LabControl // nil outside the lab
+	mode    string
+	seed    uint64
+	bus     *observe.Bus
+	stacks  []*stack.Stack
+	run     func(ctx context.Context) error // drives the loop (TAP mode)
+	network *host.Network                   // the lab's network (lab mode)
+	served  map[*stack.Stack]*services.Set
+	lab     web.LabControl // nil outside the lab
 }
 
 func (w *world) hostInfo() []observe.HostInfo {
@@ -50,11 +52,21 @@ func (w *world) hostInfo() []observe.HostInfo {
 // startServices starts the built-in servers: on host tipy those of
 // --services, and in the lab every service on host peer.
 func (w *world) startServices(o *options, stderr io.Writer) error {
+	if w.network != nil {
+		if err := w.network.Start(); err != nil {
+			return err
+		}
+		for _, h := range w.network.Hosts() {
+			if set := h.Services(); set != nil {
+				for _, r := range set.Running {
+					fmt.Fprintf(stderr, "tipyweb: %s serves %s\n", h.Name(), r)
+				}
+			}
+		}
+		return nil
+	}
 	for _, s := range w.stacks {
 		names := o.services
-		if w.mode == "lab" && (s.Name() == "peer" || s.Name() == "far") {
-			names = services.Names
-		}
 		if len(names) == 0 {
 			continue
 		}
@@ -78,6 +90,10 @@ func (w *world) startServices(o *options, stderr io.Writer) error {
 // stopServices closes the built-in servers, waiting a little for the http
 // server's connections to finish.
 func (w *world) stopServices() {
+	if w.network != nil {
+		w.network.Close()
+		return
+	}
 	for s, set := range w.served {
 		s.Call(func() { set.Stop(s.Loop().Now()) })
 		if h := set.HTTP(); h != nil {
@@ -89,72 +105,30 @@ func (w *world) stopServices() {
 	}
 }
 
-// stableMAC derives a locally administered unicast MAC from a host name, so a
-// host keeps its MAC from one run to the next.
-func stableMAC(name string) wire.MAC {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	s := h.Sum32()
-	return wire.MAC{0x02, 0x74, byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}
-}
+// stableMAC is the MAC a host gets from its name.
+func stableMAC(name string) wire.MAC { return host.StableMAC(name) }
 
-// newLab builds the embedded lab: LAN 192.168.2.0/24 with host tipy
-// (192.168.2.7) and host peer (192.168.2.20), router gw (192.168.2.1 on the
-// LAN, 10.0.5.1 on the far network) forwarding between them, and host far
-// (10.0.5.10) behind it; every host on one virtual loop paced at real time.
-// Every address lives only inside this process.
+// newLab builds the embedded lab of lab.Builtin (or of the topology file of
+// --lab), on one virtual loop paced at real time. Every address lives only
+// inside this process.
 func newLab(o *options, bus *observe.Bus) (*world, error) {
-	loop := clock.NewVirtual()
-	loop.SetSpeed(1)
-	lan := tap.NewSwitch(loop, "lan", bus, o.seed)
-	wan := tap.NewSwitch(loop, "net5", bus, o.seed)
-	w := &world{mode: "lab", seed: o.seed, bus: bus, run: loop.Run}
-	var ports []*tap.Port
-	host := func(sw *tap.Switch, name, addr, gw string) (*stack.Stack, *tap.Port, error) {
-		cfg := stack.Config{Name: name, MAC: stableMAC(name), Addr: netip.MustParsePrefix(addr), MTU: o.mtu, Seed: o.seed}
-		if gw != "" {
-			cfg.Gateway = netip.MustParseAddr(gw)
-		}
-		port := sw.AddPort(name, cfg.MAC, o.mtu)
-		ports = append(ports, port)
-		s, err := stack.New(cfg, port, loop, bus)
-		if err != nil {
-			return nil, nil, fmt.Errorf("lab host %s: %w", name, err)
-		}
-		w.stacks = append(w.stacks, s)
-		return s, port, nil
-	}
-	_, tipyPort, err := host(lan, o.name, "192.168.2.7/24", "192.168.2.1")
+	n, err := lab.Builtin(lab.Options{Seed: o.seed, Bus: bus, MTU: o.mtu, Name: o.name, Services: o.services, Speed: 1})
 	if err != nil {
 		return nil, err
 	}
 	if o.impair != "" {
 		imp, err := tap.ParseImpairment(o.impair)
 		if err != nil {
+			n.Close()
 			return nil, usageError{fmt.Errorf("--impair: %w", err)}
 		}
-		if err := tipyPort.SetImpairmentBoth(imp); err != nil {
+		if err := n.Impair("lan/"+o.name, imp); err != nil {
+			n.Close()
 			return nil, usageError{fmt.Errorf("--impair: %w", err)}
 		}
 	}
-	if _, _, err := host(lan, "peer", "192.168.2.20/24", "192.168.2.1"); err != nil {
-		return nil, err
-	}
-	gw, _, err := host(lan, "gw", "192.168.2.1/24", "")
-	if err != nil {
-		return nil, err
-	}
-	gwMAC := stableMAC("gw/eth1")
-	gwPort := wan.AddPort("gw", gwMAC, o.mtu)
-	ports = append(ports, gwPort)
-	if _, err := gw.AddInterface(stack.IfaceConfig{Name: "eth1", MAC: gwMAC, Addr: netip.MustParsePrefix("10.0.5.1/24"), MTU: o.mtu}, gwPort); err != nil {
-		return nil, fmt.Errorf("lab host gw: %w", err)
-	}
-	gw.SetForwarding(true)
-	if _, _, err := host(wan, "far", "10.0.5.10/24", "10.0.5.1"); err != nil {
-		return nil, err
-	}
-	w.lab = web.NewVirtualLab(loop, o.seed, ports...)
+	w := &world{mode: "lab", seed: o.seed, bus: bus, stacks: n.Stacks(), network: n}
+	w.lab = web.NewVirtualLab(n.Loop(), o.seed, n.Ports()...)
 	return w, nil
 }
 
@@ -227,7 +201,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if !o.quiet {
 		go logEvents(runCtx, bus, stderr)
 	}
-	go w.run(runCtx)
+	if w.run != nil {
+		go w.run(runCtx)
+	}
 	token, err := tokenFor(o, stdout)
 	if err != nil {
 		return err
