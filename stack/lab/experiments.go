@@ -16,9 +16,7 @@ const defaultSettle = 2 * time.Second
 // All returns the experiments of the built-in lab, in the order the
 // dashboard lists them: from the wire up.
 func All() []*Experiment {
-	return []*Experiment{
-		expARPQueue,
-	}
+	return append(netExperiments(), tcpExperiments()...)
 }
 
 // Tipy returns host tipy (the first host of the lab, whatever --name calls it).
