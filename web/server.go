@@ -14,6 +14,7 @@ import (
 
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack"
+	"github.com/tipy/tipy/stack/lab"
 )
 
 // Modes of a server.
@@ -52,6 +53,8 @@ type Config struct {
 	// Lab controls the virtual lab; nil outside the lab (lab routes then
 	// answer 404).
 	Lab LabControl
+	// Experiments runs the lab's experiments; nil outside the lab.
+	Experiments *lab.Runner
 	// Mode is ModeLab, ModeTAP or ModeReplay; empty means ModeLab when Lab
 	// is set, else ModeTAP.
 	Mode string

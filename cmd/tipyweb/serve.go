@@ -26,14 +26,15 @@ import (
 
 // world is what tipyweb runs: the hosts, their loop and the bus they publish to.
 type world struct {
-	mode    string
-	seed    uint64
-	bus     *observe.Bus
-	stacks  []*stack.Stack
-	run     func(ctx context.Context) error // drives the loop (TAP mode)
-	network *host.Network                   // the lab's network (lab mode)
-	served  map[*stack.Stack]*services.Set
-	lab     web.LabControl // nil outside the lab
+	mode        string
+	seed        uint64
+	bus         *observe.Bus
+	stacks      []*stack.Stack
+	run         func(ctx context.Context) error // drives the loop (TAP mode)
+	network     *host.Network                   // the lab's network (lab mode)
+	served      map[*stack.Stack]*services.Set
+	lab         web.LabControl // nil outside the lab
+	experiments *lab.Runner    // nil outside the lab
 }
 
 func (w *world) hostInfo() []observe.HostInfo {
@@ -129,6 +130,7 @@ func newLab(o *options, bus *observe.Bus) (*world, error) {
 	}
 	w := &world{mode: "lab", seed: o.seed, bus: bus, stacks: n.Stacks(), network: n}
 	w.lab = web.NewVirtualLab(n.Loop(), o.seed, n.Ports()...)
+	w.experiments = lab.NewRunner(n, bus, lab.All())
 	return w, nil
 }
 
@@ -208,7 +210,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{Hosts: w.stacks, Bus: bus, Lab: w.lab, Mode: w.mode, Seed: w.seed, Listen: o.listen, Token: token})
+	srv, err := web.New(web.Config{Hosts: w.stacks, Bus: bus, Lab: w.lab, Experiments: w.experiments, Mode: w.mode, Seed: w.seed, Listen: o.listen, Token: token})
 	if err != nil {
 		return err
 	}
