@@ -55,6 +55,8 @@ type Config struct {
 	Lab LabControl
 	// Experiments runs the lab's experiments; nil outside the lab.
 	Experiments *lab.Runner
+	// Restart rebuilds the lab (POST /lab/restart); nil: not offered.
+	Restart RestartFunc
 	// Mode is ModeLab, ModeTAP or ModeReplay; empty means ModeLab when Lab
 	// is set, else ModeTAP.
 	Mode string
@@ -255,6 +257,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.Post("/resume", s.h(s.labResume))
 		r.Post("/step", s.h(s.labStep))
 		r.Post("/speed", s.h(s.labSpeed))
+		r.Post("/restart", s.h(s.labRestart))
 		r.Put("/links/{link}/impairment", s.h(s.labImpair))
 	})
 	r.Post("/recordings", s.h(s.startRecording))

@@ -105,14 +105,8 @@ flags:
 	if o.tapName == "" && (ip != "" || mac != "") {
 		return nil, usageError{errors.New("--ip and --mac apply to --tap mode; the lab has its own addresses")}
 	}
-	// Flags of the contract whose machinery this version does not have yet are
-	// refused rather than silently ignored.
-	for _, f := range []struct{ name, val, why string }{
-		{"lab", o.lab, "topology files arrive with the full lab"},
-	} {
-		if f.val != "" {
-			return nil, usageError{fmt.Errorf("--%s is not available in this version: %s", f.name, f.why)}
-		}
+	if o.tapName != "" && o.lab != "" {
+		return nil, usageError{errors.New("--lab describes the virtual lab; it does not apply to --tap mode")}
 	}
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return nil, usageError{fmt.Errorf("--listen %q: want host:port", o.listen)}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tipy/tipy/observe"
@@ -113,7 +114,14 @@ func stableMAC(name string) wire.MAC { return host.StableMAC(name) }
 // --lab), on one virtual loop paced at real time. Every address lives only
 // inside this process.
 func newLab(o *options, bus *observe.Bus) (*world, error) {
-	n, err := lab.Builtin(lab.Options{Seed: o.seed, Bus: bus, MTU: o.mtu, Name: o.name, Services: o.services, Speed: 1})
+	opts := lab.Options{Seed: o.seed, Bus: bus, MTU: o.mtu, Name: o.name, Services: o.services, Speed: 1}
+	var n *host.Network
+	var err error
+	if o.lab == "" {
+		n, err = lab.Builtin(opts)
+	} else {
+		n, err = labFromFile(o.lab, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,15 +131,35 @@ func newLab(o *options, bus *observe.Bus) (*world, error) {
 			n.Close()
 			return nil, usageError{fmt.Errorf("--impair: %w", err)}
 		}
-		if err := n.Impair("lan/"+o.name, imp); err != nil {
+		if err := n.Impair(n.Ports()[0].Name(), imp); err != nil {
 			n.Close()
 			return nil, usageError{fmt.Errorf("--impair: %w", err)}
 		}
 	}
 	w := &world{mode: "lab", seed: o.seed, bus: bus, stacks: n.Stacks(), network: n}
 	w.lab = web.NewVirtualLab(n.Loop(), o.seed, n.Ports()...)
-	w.experiments = lab.NewRunner(n, bus, lab.All())
+	if o.lab == "" { // the experiments are written for the built-in lab
+		w.experiments = lab.NewRunner(n, bus, lab.All())
+	}
 	return w, nil
+}
+
+// labFromFile builds the lab of a topology file (see lab.Topology). A
+// file that does not parse is a usage error naming the line.
+func labFromFile(path string, opts lab.Options) (*host.Network, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--lab: %w", err)
+	}
+	defer f.Close()
+	t, err := lab.ParseTopology(f)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--lab %s: %w", path, err)}
+	}
+	if opts.MTU == 1500 { // the flag's default: the file's mtu line wins
+		opts.MTU = 0
+	}
+	return t.Build(opts)
 }
 
 // newTAPHost attaches host tipy to a real TAP device on wall-clock time.
@@ -169,7 +197,9 @@ func newTAPHost(o *options, bus *observe.Bus) (*world, error) {
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
-	bus := observe.NewBus(observe.BusOptions{})
+	// In the lab the ring always listens: a page opened late, or a client
+	// asking for the events since a restart, finds the recent past.
+	bus := observe.NewBus(observe.BusOptions{AlwaysRing: o.tapName == ""})
 	var w *world
 	var err error
 	if o.tapName != "" {
@@ -210,14 +240,89 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{Hosts: w.stacks, Bus: bus, Lab: w.lab, Experiments: w.experiments, Mode: w.mode, Seed: w.seed, Listen: o.listen, Token: token})
-	if err != nil {
+	c := &current{w: w}
+	newServer := func(w *world) (*web.Server, error) {
+		cfg := web.Config{Hosts: w.stacks, Bus: bus, Lab: w.lab, Experiments: w.experiments, Mode: w.mode, Seed: w.seed, Listen: o.listen, Token: token}
+		if w.network != nil {
+			cfg.Restart = func(seed uint64, paused bool) (uint64, error) { return c.restart(o, bus, seed, paused, stderr) }
+		}
+		return web.New(cfg)
+	}
+	c.newServer = newServer
+	if c.srv, err = newServer(w); err != nil {
 		return err
 	}
-	defer srv.Close()
-	err = listenAndServe(ctx, o.listen, srv, stdout)
-	w.stopServices()
+	err = listenAndServe(ctx, o.listen, c, stdout)
+	c.close()
 	return err
+}
+
+// current is the world and server being served. In the lab, POST
+// /api/v1/lab/restart replaces both: a new lab from the seed, on the same
+// bus (so recordings and the event log go on), and a new server over it.
+type current struct {
+	restartMu sync.Mutex // one restart at a time
+	mu        sync.Mutex
+	w         *world
+	srv       *web.Server
+	newServer func(*world) (*web.Server, error)
+}
+
+func (c *current) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	srv := c.srv
+	c.mu.Unlock()
+	srv.ServeHTTP(rw, r)
+}
+
+// restart stops the lab, then builds it anew with seed, paused if asked,
+// and swaps it in: the old lab publishes nothing after the new lab's first
+// event, whose seq it returns. The old server is closed in the background,
+// so the request that asked can still be answered.
+func (c *current) restart(o *options, bus *observe.Bus, seed uint64, paused bool, stderr io.Writer) (uint64, error) {
+	c.restartMu.Lock()
+	defer c.restartMu.Unlock()
+	c.mu.Lock()
+	oldW := c.w
+	c.mu.Unlock()
+	oldW.stopServices()
+	first := bus.Stats().Published + 1
+	o2 := *o
+	o2.seed = seed
+	w, err := newLab(&o2, bus)
+	if err != nil {
+		return 0, err
+	}
+	if paused {
+		w.network.Loop().Pause()
+	}
+	if err := w.startServices(&o2, io.Discard); err != nil {
+		w.stopServices()
+		return 0, err
+	}
+	srv, err := c.newServer(w)
+	if err != nil {
+		w.stopServices()
+		return 0, err
+	}
+	c.mu.Lock()
+	oldSrv := c.srv
+	c.w, c.srv = w, srv
+	c.mu.Unlock()
+	state := ""
+	if paused {
+		state = ", paused"
+	}
+	fmt.Fprintf(stderr, "tipyweb: lab restarted with seed %d%s\n", seed, state)
+	go oldSrv.Close()
+	return first, nil
+}
+
+func (c *current) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.srv.Close()
+	c.w.stopServices()
 }
 
 // tokenFor returns the API token: --token, or for a listener that is not

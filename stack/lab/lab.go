@@ -1,9 +1,10 @@
 package lab
 
 import (
+	"strings"
+
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack/host"
-	"github.com/tipy/tipy/stack/services"
 )
 
 // Addresses of the built-in lab.
@@ -32,34 +33,9 @@ type Options struct {
 // gateway; peer and far run every built-in service. The network is built,
 // not started.
 func Builtin(o Options) (*host.Network, error) {
-	if o.Name == "" {
-		o.Name = "tipy"
+	t, err := ParseTopology(strings.NewReader(BuiltinTopology))
+	if err != nil {
+		return nil, err // a bug: the built-in file is tested
 	}
-	n := host.NewNetwork(host.NetworkConfig{Seed: o.Seed, Bus: o.Bus, MTU: o.MTU, Speed: o.Speed})
-	steps := []func() error{
-		func() error {
-			_, err := n.AddHost(host.HostConfig{Name: o.Name, Switch: "lan", Addr: TipyAddr + "/24", Gateway: GwAddr, Services: o.Services})
-			return err
-		},
-		func() error {
-			_, err := n.AddHost(host.HostConfig{Name: "peer", Switch: "lan", Addr: PeerAddr + "/24", Gateway: GwAddr, Services: services.Names})
-			return err
-		},
-		func() error {
-			_, err := n.AddHost(host.HostConfig{Name: "gw", Switch: "lan", Addr: GwAddr + "/24", Forwarding: true})
-			return err
-		},
-		func() error { return n.AddInterface("gw", "eth1", "net5", GwFar+"/24") },
-		func() error {
-			_, err := n.AddHost(host.HostConfig{Name: "far", Switch: "net5", Addr: FarAddr + "/24", Gateway: GwFar, Services: services.Names})
-			return err
-		},
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			n.Close()
-			return nil, err
-		}
-	}
-	return n, nil
+	return t.Build(o)
 }
