@@ -9,13 +9,16 @@ PKGS      := ./...
 DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3 \
              node:nodejs npm:npm chromium:chromium
 
-.PHONY: help run test test-go lint vet fmt-check bench fuzz sim-scale deps tipyweb clean web-assets web-fresh e2e
+.PHONY: help run netns-lab test test-go lint vet fmt-check bench fuzz sim-scale deps tipyweb clean web-assets web-fresh e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 run: tipyweb ## start the embedded lab on http://127.0.0.1:8080
 	./bin/tipyweb $(ARGS)
+
+netns-lab: tipyweb ## (root) tipy on a TAP device in a private namespace, the kernel as peer; removed on exit
+	./bin/tipyweb netns-lab $(ARGS)
 
 tipyweb: web-assets ## build bin/tipyweb (front end included)
 	$(GO) build -o bin/tipyweb ./cmd/tipyweb

@@ -69,3 +69,12 @@ func (t *TAP) Done() <-chan struct{} {
 func (t *TAP) Stats() TAPStats { return TAPStats{} }
 
 var _ Link = (*TAP)(nil)
+
+// NetnsPath returns the file of a named network namespace (Linux only).
+func NetnsPath(name string) string { return "/run/netns/" + name }
+
+// InNetns runs f inside a network namespace; network namespaces are Linux
+// only, so elsewhere it fails.
+func InNetns(ns string, f func() error) error {
+	return fmt.Errorf("network namespace %s: %w", ns, errors.ErrUnsupported)
+}

@@ -29,6 +29,10 @@ type options struct {
 	token    string
 	lab      string
 	quiet    bool
+	netns    string
+	// afterOpen, when set, runs once the host's TAP device is open and
+	// before the dashboard starts (netns-lab configures the kernel's side).
+	afterOpen func() error
 }
 
 // usageError is a mistake on the command line: exit status 2.
@@ -46,6 +50,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
   tipyweb [flags]            lab mode: an embedded virtual network on virtual time
   tipyweb --tap NAME [flags] host "tipy" attached to a real TAP device
   tipyweb replay FILE        dashboard over a recorded trace
+  tipyweb netns-lab [flags]  (root) host tipy on a TAP device in a private network
+                             namespace whose kernel is the peer; removed on exit
   tipyweb version
 
 flags:
@@ -68,6 +74,7 @@ flags:
 	fs.StringVar(&o.token, "token", "", "API `token`; required for a non-loopback --listen (generated when absent)")
 	fs.StringVar(&o.lab, "lab", "", "lab topology `FILE` instead of the built-in one")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not log the stack's events to standard error")
+	fs.StringVar(&o.netns, "netns", "", "open the TAP device inside network namespace `NAME` (TAP mode; the dashboard stays in the process's own)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -104,6 +111,9 @@ flags:
 	}
 	if o.tapName == "" && (ip != "" || mac != "") {
 		return nil, usageError{errors.New("--ip and --mac apply to --tap mode; the lab has its own addresses")}
+	}
+	if o.netns != "" && o.tapName == "" {
+		return nil, usageError{errors.New("--netns applies to --tap mode")}
 	}
 	if o.tapName != "" && o.lab != "" {
 		return nil, usageError{errors.New("--lab describes the virtual lab; it does not apply to --tap mode")}

@@ -30,6 +30,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "version":
 			fmt.Fprintf(stdout, "tipyweb %s\n", version)
 			return 0
+		case "netns-lab":
+			o, err := parseFlags(args[1:], stderr)
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "tipyweb: %v\n", err)
+				return 2
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return report(stderr, netnsLab(ctx, o, stdout, stderr))
 		case "replay":
 			if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 				fmt.Fprintln(stderr, "usage: tipyweb replay FILE [--listen ADDR] [--token T]")

@@ -40,7 +40,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/tipy/tipy/stack/clock"
 	"github.com/tipy/tipy/tap"
@@ -295,35 +294,7 @@ func (l *lockedWriter) String() string {
 // machine's own namespace, is never switched: f runs on a fresh goroutine
 // locked to its thread, which is discarded if it cannot be switched back.
 func (ns *NS) Do(f func() error) error {
-	target, err := unix.Open(ns.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("netnstest: open %s: %w", ns.Path(), err)
-	}
-	defer unix.Close(target)
-	result := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Without UnlockOSThread, this goroutine's exit ends the thread:
-		// a thread whose namespace could not be restored dies with it.
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			result <- fmt.Errorf("netnstest: open own namespace: %w", err)
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			result <- fmt.Errorf("netnstest: enter %s: %w", ns.name, err)
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			result <- errors.Join(ferr, fmt.Errorf("netnstest: leave %s: %w", ns.name, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		result <- ferr
-	}()
-	return <-result
+	return tap.InNetns(ns.Path(), f)
 }
 
 // OpenTAP opens a tipy TAP device inside the namespace (see [tap.OpenTAP])
