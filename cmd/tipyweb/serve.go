@@ -176,7 +176,18 @@ func newTAPHost(o *options, bus *observe.Bus) (*world, error) {
 	if mac == (wire.MAC{}) {
 		mac = stableMAC(o.name)
 	}
-	dev, err := tap.OpenTAP(o.tapName, loop, tap.TAPConfig{MAC: mac, MTU: o.mtu, Up: true})
+	var dev *tap.TAP
+	open := func() error {
+		var err error
+		dev, err = tap.OpenTAP(o.tapName, loop, tap.TAPConfig{MAC: mac, MTU: o.mtu, Up: true})
+		return err
+	}
+	var err error
+	if o.netns != "" {
+		err = tap.InNetns(o.netns, open)
+	} else {
+		err = open()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +220,14 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.afterOpen != nil {
+		if err := o.afterOpen(); err != nil {
+			for _, s := range w.stacks {
+				s.Close()
+			}
+			return err
+		}
 	}
 	if o.record != "" {
 		f, err := os.Create(o.record)
