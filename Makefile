@@ -4,12 +4,13 @@ GO        ?= go
 FUZZTIME  ?= 60s
 PKGS      := ./...
 # Debian packages the tests use: tshark reads our pcapng files; iproute2, ping, arping, tcpdump,
-# netcat, curl and iperf3 are the kernel-side peers of the interop tests; nodejs and npm build the
+# netcat, curl and iperf3 are the kernel-side peers of the interop tests (ethtool turns the offloads of
+# bench-compare's veth pair off); nodejs and npm build the
 # dashboard's front end and run Playwright, which drives Debian's chromium (never a downloaded browser).
-DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3 \
+DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3 ethtool:ethtool \
              node:nodejs npm:npm chromium:chromium
 
-.PHONY: help run netns-lab test test-go lint vet fmt-check bench fuzz sim-scale deps tipyweb clean web-assets web-fresh e2e
+.PHONY: help run netns-lab test test-go lint vet fmt-check bench bench-compare fuzz sim-scale deps tipyweb clean web-assets web-fresh e2e screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +49,9 @@ web-fresh: web-assets
 e2e: web-fresh e2e/node_modules/.installed ## the Playwright suite in Debian's chromium
 	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test
 
+screenshots: web-fresh e2e/node_modules/.installed ## retake the README's screenshots (docs/screenshots/*.png) in a fresh lab
+	cd e2e && SCREENSHOTS=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test tests/screenshots.spec.ts
+
 test-go:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
@@ -55,6 +59,7 @@ lint: vet fmt-check ## go vet and gofmt
 
 vet:
 	$(GO) vet $(PKGS)
+	cd bench && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '_templ.go$$' || true); \
@@ -62,6 +67,9 @@ fmt-check:
 
 bench: ## run every benchmark with allocation counts
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+bench-compare: ## tipy beside gVisor's netstack and the kernel (BENCHMARKS.md; ARGS="-size 64MiB -only 1,3")
+	cd bench && $(GO) run . $(ARGS)
 
 sim-scale: ## the full 500-seed TCP simulation (make test runs 40 under the race detector)
 	$(GO) test -count=1 -run 'TestTCPSimScale' ./stack/

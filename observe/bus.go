@@ -50,8 +50,9 @@ type BusStats struct {
 // Events handed to subscribers share their Fields map and Frame bytes with
 // the publisher and with every other subscriber: treat them as read-only.
 type Bus struct {
-	// active counts the listeners: open subscriptions, plus one when
-	// AlwaysRing is set. It is the only thing Active reads.
+	// active counts the listeners that would take an event now: open
+	// subscriptions (a sampling one only while its queue has room), plus
+	// one when AlwaysRing is set. It is what Active reads.
 	active atomic.Int32
 
 	mu   sync.Mutex // guards everything below, and orders Publish
@@ -77,8 +78,10 @@ func NewBus(opts BusOptions) *Bus {
 }
 
 // Active reports whether anyone listens, so that a publisher can skip
-// building an event that nobody would see. It costs one atomic load. A nil
-// *Bus never listens.
+// building an event that nobody would see: nobody subscribed, or every
+// subscription is a sampling one with a full queue
+// ([Subscription.SetSampling]). It costs one atomic load. A nil *Bus never
+// listens.
 func (b *Bus) Active() bool { return b != nil && b.active.Load() > 0 }
 
 // Publish numbers e (its Seq is overwritten: the bus's events are numbered 1,
@@ -170,6 +173,12 @@ func (b *Bus) remove(s *Subscription) bool {
 		return false
 	}
 	b.subs = slices.Delete(b.subs, i, i+1)
-	b.active.Add(-1)
+	s.mu.Lock()
+	counted := !s.starved
+	s.sampling, s.starved = false, false
+	s.mu.Unlock()
+	if counted {
+		b.active.Add(-1)
+	}
 	return true
 }

@@ -8,4 +8,10 @@
 // events it missed, never a silent loss. A ring buffer of recent events lets a
 // late joiner catch up from a sequence number. [Recorder] writes the trace file
 // of the contracts (JSON Lines with a header) and [Reader] plays it back.
+//
+// The stacks and links publish into a [Sink] (a *Bus, or [Discard]);
+// package stack/host hands the same bus to every host and switch of a
+// network, so one subscription sees all of them, each event named after its
+// host. The web layer streams the bus to the dashboard, and tipyweb's
+// --record writes it to a trace file.
 package observe

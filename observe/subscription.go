@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned by [Subscription.Next] once the subscription is
@@ -25,6 +27,7 @@ const (
 type SubStats struct {
 	Delivered uint64 // bus events handed out by Next and TryNext (gap and reset events not counted)
 	Missed    uint64 // matching events not queued because the queue was full
+	Paused    uint64 // times a sampling subscription was full and events were not built for it (SetSampling)
 	Queued    int    // bus events waiting in the queue now, at most its bound
 }
 
@@ -54,6 +57,14 @@ type Subscription struct {
 	detached  bool // no more input; Next drains, then reports ErrClosed
 	delivered uint64
 	missed    uint64
+	paused    uint64
+
+	// Sampling (SetSampling): while starved (the queue is full) the
+	// subscription does not count as a listener; starvedSeq and
+	// starvedTime are those of the last event it queued before.
+	sampling, starved bool
+	starvedSeq        uint64
+	starvedTime       int64
 }
 
 // slot is one queued event, with the gap that comes just before it.
@@ -62,12 +73,21 @@ type slot struct {
 	e   Event
 }
 
-// gap describes a run of matching events a subscription missed.
+// gap describes a run of matching events a subscription missed, and the
+// stretch of time in which publishers did not build events because a
+// sampling subscription was full.
 type gap struct {
-	missed      uint64 // how many
+	missed      uint64 // how many were published and not queued
 	first, last uint64 // Seq of the first and last of them
 	timeNS      int64  // time of the last of them
+	// paused: events were not built from fromNS (the last event queued
+	// before) to toNS (the first one queued after; 0 until it comes).
+	paused       bool
+	fromNS, toNS int64
+	resumed      bool // toNS is set
 }
+
+func (g gap) any() bool { return g.missed > 0 || g.paused }
 
 func newSubscription(b *Bus, f Filter, queueLen int) *Subscription {
 	if queueLen <= 0 {
@@ -92,6 +112,9 @@ func (s *Subscription) offer(e *Event) {
 		return
 	}
 	if s.n == s.limit {
+		if s.sampling && !s.starved {
+			s.starve(e)
+		}
 		if s.pending.missed == 0 {
 			s.pending.first = e.Seq
 		}
@@ -104,7 +127,7 @@ func (s *Subscription) offer(e *Event) {
 	}
 	// A reader waits only after finding nothing at all to take, so only the
 	// step from "nothing" to "something" needs a signal.
-	wake := s.n == 0 && s.pending.missed == 0 && len(s.front) == 0
+	wake := s.n == 0 && !s.pending.any() && len(s.front) == 0
 	if s.n == len(s.slots) {
 		s.grow()
 	}
@@ -112,10 +135,16 @@ func (s *Subscription) offer(e *Event) {
 	if i >= len(s.slots) {
 		i -= len(s.slots)
 	}
+	if s.pending.paused {
+		s.pending.toNS, s.pending.resumed = e.TimeNS, true
+	}
 	s.slots[i] = slot{gap: s.pending, e: *e}
 	s.pending = gap{}
 	s.n++
 	s.peak = max(s.peak, s.n)
+	if s.sampling && s.n == s.limit {
+		s.starve(e)
+	}
 	s.mu.Unlock()
 	if wake {
 		s.signal()
@@ -153,7 +182,7 @@ func (s *Subscription) popLocked() (Event, bool) {
 	}
 	if s.n > 0 {
 		sl := &s.slots[s.head]
-		if sl.gap.missed > 0 {
+		if sl.gap.any() {
 			g := sl.gap
 			sl.gap = gap{}
 			return gapEvent(g), true
@@ -168,10 +197,13 @@ func (s *Subscription) popLocked() (Event, bool) {
 		if s.n == 0 {
 			s.drained()
 		}
+		if s.starved {
+			s.feed()
+		}
 		s.delivered++
 		return e, true
 	}
-	if s.pending.missed > 0 {
+	if s.pending.any() {
 		g := s.pending
 		s.pending = gap{}
 		return gapEvent(g), true
@@ -272,7 +304,66 @@ func (s *Subscription) detach() {
 func (s *Subscription) Stats() SubStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SubStats{Delivered: s.delivered, Missed: s.missed, Queued: s.n}
+	return SubStats{Delivered: s.delivered, Missed: s.missed, Paused: s.paused, Queued: s.n}
+}
+
+// SetSampling makes the subscription a sampling one (on) or a complete one
+// (off, the default). A sampling subscription stops counting as a listener
+// while its queue is full, so that when every subscriber is a full
+// sampling one, [Bus.Active] says no and publishers do not even build the
+// events nobody can take: a live view that cannot keep up with a fast
+// stack then costs the stack little, and shows what happened in runs of
+// consecutive events as fast as it reads. When it has room again, the
+// next thing it receives is a gap event with Fields["paused"] true and
+// the stretch of time in which nothing was built for it ("from_ns", the
+// time of the last event before, and "to_ns", that of the first after).
+// How many events that stretch held is not known: they were never made.
+// Events published while it was full (by a publisher that asked just
+// before) are missed and counted exactly, as for any subscription. A
+// recording should stay complete; a dashboard's stream may sample.
+func (s *Subscription) SetSampling(on bool) {
+	b := s.bus
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sampling == on || s.closed || s.detached || !slices.Contains(b.subs, s) {
+		return
+	}
+	s.sampling = on
+	if !on {
+		if s.starved {
+			s.feed()
+		}
+		return
+	}
+	if s.n == s.limit {
+		s.starved, s.starvedSeq, s.starvedTime = true, b.seq, 0
+		b.active.Add(-1)
+	}
+}
+
+// starve stops counting a full sampling subscription as a listener; e is
+// the last event it queued or missed. s.mu is held, and the bus's mutex.
+func (s *Subscription) starve(e *Event) {
+	s.starved = true
+	s.starvedSeq, s.starvedTime = e.Seq, e.TimeNS
+	s.bus.active.Add(-1)
+}
+
+// feed counts a starved subscription as a listener again, now that its
+// queue has room, and books the pause into the gap before its next event.
+// s.mu is held.
+func (s *Subscription) feed() {
+	s.starved = false
+	if !s.pending.any() {
+		s.pending.last, s.pending.timeNS = s.starvedSeq, s.starvedTime
+	}
+	if !s.pending.paused {
+		s.pending.paused, s.pending.fromNS = true, s.starvedTime
+	}
+	s.paused++
+	s.bus.active.Add(1)
 }
 
 // Filter returns the filter the subscription was made with.
@@ -283,7 +374,7 @@ func gapEvent(g gap) Event {
 	if g.missed == 1 {
 		noun = "event"
 	}
-	return Event{
+	e := Event{
 		Seq:     g.last,
 		TimeNS:  g.timeNS,
 		Layer:   LayerLab,
@@ -293,6 +384,24 @@ func gapEvent(g gap) Event {
 			"Other subscribers were not affected; the bus's ring of recent events may still hold them.",
 		Fields: map[string]any{"missed": g.missed, "first_seq": g.first, "last_seq": g.last},
 	}
+	if g.paused {
+		e.Fields["paused"] = true
+		e.Fields["from_ns"] = g.fromNS
+		paused := "events not built for a while: the stacks ran faster than this live view reads"
+		if g.resumed {
+			e.Fields["to_ns"] = g.toNS
+			paused = fmt.Sprintf("events of %v not built: the stacks ran faster than this live view reads", time.Duration(g.toNS-g.fromNS))
+		}
+		explain := "This view samples: while its queue was full and nobody else listened, the stacks did not build their events at all, " +
+			"which keeps watching cheap; what happened meanwhile is counted by the stacks, not shown here."
+		if g.missed == 0 {
+			e.Summary, e.Explain = paused, explain
+		} else {
+			e.Summary += "; " + paused
+			e.Explain += " " + explain
+		}
+	}
+	return e
 }
 
 func resetEvent(since, oldest, latest uint64, timeNS int64) Event {

@@ -137,6 +137,7 @@ type arpIface struct {
 	cache map[netip.Addr]*arpEntry
 	dyn   int // entries that count against MaxEntries (all but static)
 	addr  addrClaim
+	dad   []*addrProbe // probes of other addresses (arp_dad.go)
 }
 
 // input is the EtherType 0x0806 handler: RFC 826's packet reception.
@@ -156,8 +157,12 @@ func (l *arpLayer) input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 		s.drop(now, observe.LayerARP, ReasonARPBadSender, frame, why)
 		return
 	}
-	// RFC 5227: a packet claiming our address from another host, or another
-	// host probing for the address we are probing for.
+	// RFC 5227: a packet claiming an address we probe for before taking
+	// it (arp_dad.go), or our own address from another host, or another host
+	// probing for the address we are probing for.
+	if a.dadInput(now, &h) {
+		return
+	}
 	if a.checkConflict(now, &h, frame) {
 		return
 	}

@@ -77,6 +77,11 @@ func newARPIface(l *arpLayer, ifc *Iface) *arpIface {
 
 // setState moves e to state st and publishes the change.
 func (a *arpIface) setState(now clock.Time, e *arpEntry, st ARPState, why, rfc string) {
+	a.setStateFields(now, e, st, why, rfc, nil)
+}
+
+// setStateFields is setState with extra fields for the event.
+func (a *arpIface) setStateFields(now clock.Time, e *arpEntry, st ARPState, why, rfc string, extra map[string]any) {
 	from := e.state
 	e.state = st
 	e.changed = now
@@ -88,10 +93,18 @@ func (a *arpIface) setState(now clock.Time, e *arpEntry, st ARPState, why, rfc s
 		if e.mac != wire.ZeroMAC && st != ARPIncomplete && st != ARPFailed {
 			summary += " at " + e.mac.String()
 		}
-		s.arpEvent(now, a.ifc, observe.KindCache, summary, why, rfc, map[string]any{
+		s.arpEvent(now, a.ifc, observe.KindCache, summary, why, rfc, withFields(map[string]any{
 			"ip": e.ip.String(), "mac": e.mac.String(), "from": string(from), "to": string(st),
-		})
+		}, extra))
 	}
+}
+
+// withFields adds extra to f and returns f.
+func withFields(f, extra map[string]any) map[string]any {
+	for k, v := range extra {
+		f[k] = v
+	}
+	return f
 }
 
 // newEntry adds an entry for ip in state st, evicting to stay within
@@ -158,8 +171,9 @@ func (a *arpIface) remove(now clock.Time, e *arpEntry, why string) {
 }
 
 // confirm records that the neighbour is at mac now: the entry becomes
-// reachable, its aging timer restarts, and waiting datagrams leave.
-func (a *arpIface) confirm(now clock.Time, e *arpEntry, mac wire.MAC, why, rfc string) {
+// reachable, its aging timer restarts, and waiting datagrams leave. extra
+// adds fields to the cache event (what confirmed it).
+func (a *arpIface) confirm(now clock.Time, e *arpEntry, mac wire.MAC, why, rfc string, extra map[string]any) {
 	moved := e.mac != wire.ZeroMAC && e.mac != mac && e.state != ARPIncomplete && e.state != ARPFailed
 	old := e.mac
 	e.mac = mac
@@ -167,12 +181,12 @@ func (a *arpIface) confirm(now clock.Time, e *arpEntry, mac wire.MAC, why, rfc s
 	e.retries = 0
 	e.polled = false
 	if e.state != ARPReachable {
-		a.setState(now, e, ARPReachable, why, rfc)
+		a.setStateFields(now, e, ARPReachable, why, rfc, extra)
 	} else if moved {
-		a.setState(now, e, ARPReachable, why, rfc) // same state, new MAC: still worth an event
+		a.setStateFields(now, e, ARPReachable, why, rfc, extra) // same state, new MAC: still worth an event
 	} else if s := a.l.s; s.obs.Active() {
 		s.arpEvent(now, a.ifc, observe.KindCache, fmt.Sprintf("cache %s: confirmed at %s", e.ip, mac), why, rfc,
-			map[string]any{"ip": e.ip.String(), "mac": mac.String(), "from": string(ARPReachable), "to": string(ARPReachable)})
+			withFields(map[string]any{"ip": e.ip.String(), "mac": mac.String(), "from": string(ARPReachable), "to": string(ARPReachable)}, extra))
 	}
 	if moved && a.l.s.obs.Active() {
 		a.l.s.arpEvent(now, a.ifc, observe.KindCache, fmt.Sprintf("cache %s: MAC changed %s → %s", e.ip, old, mac),
@@ -229,13 +243,15 @@ func (a *arpIface) merge(now clock.Time, e *arpEntry, mac wire.MAC, gratuitous b
 		return
 	}
 	var why string
+	var extra map[string]any
 	if s.obs.Active() {
 		why = fmt.Sprintf("%s sent an ARP packet from %s: RFC 826 updates an entry we already have with the sender's address (merge)", e.ip, mac)
 		if gratuitous {
 			why = fmt.Sprintf("%s sent a gratuitous ARP: it already has an entry here, so the entry is updated to %s (an existing entry only: arp_accept=0 policy)", e.ip, mac)
+			extra = map[string]any{"gratuitous": true}
 		}
 	}
-	a.confirm(now, e, mac, why, "RFC 826")
+	a.confirm(now, e, mac, why, "RFC 826", extra)
 }
 
 // learn adds the sender of a packet for our address (RFC 826: it is about

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack/clock"
@@ -51,7 +52,7 @@ func (ifc *Iface) resolveAndSend(now clock.Time, nextHop netip.Addr, p *Packet, 
 			}
 			return ifc.SendFrame(now, e.mac, wire.EtherTypeIPv4, p)
 		case ARPFailed:
-			detail := fmt.Sprintf("no ARP reply from %s after %d requests; retrying after %v", e.ip, e.retries, e.changed.Add(a.l.cfg.FailedHold))
+			detail := fmt.Sprintf("no ARP reply from %s after %d requests; asking again in %v", e.ip, e.retries, e.changed.Add(a.l.cfg.FailedHold).Sub(now).Round(time.Millisecond))
 			ifc.s.drop(now, observe.LayerARP, ReasonARPUnresolved, nil, detail)
 			return sockErr("send", nextHop.String(), EHOSTUNREACH, detail)
 		case ARPIncomplete:

@@ -129,6 +129,9 @@ type SocketError struct {
 	Detail string // e.g. "ICMP port unreachable from 192.168.2.20"
 }
 
+// Error returns the operation, the address, the errno's name and
+// description, and the detail, as in "recv 10.0.0.2:9: ECONNREFUSED:
+// connection refused (ICMP port unreachable from 10.0.0.2)".
 func (e *SocketError) Error() string {
 	s := e.Op
 	if e.Addr != "" {

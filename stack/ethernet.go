@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/tipy/tipy/observe"
 	"github.com/tipy/tipy/stack/clock"
@@ -20,6 +21,9 @@ import (
 // The protocol layers register themselves when the stack is built.
 func (s *Stack) Handle(t wire.EtherType, f func(now clock.Time, ifc *Iface, frame wire.Ethernet)) {
 	s.handlers[t] = f
+	if t == wire.EtherTypeIPv4 {
+		s.dp.ipv4 = f
+	}
 }
 
 // input processes one frame received on ifc at time now.
@@ -33,14 +37,18 @@ func (s *Stack) input(now clock.Time, ifc *Iface, frame []byte) {
 	}
 	dst, src := eth.Dst(), eth.Src()
 	if !ifc.Accepts(dst) {
-		s.drop(now, observe.LayerLink, ReasonEthNotForUs, frame, fmt.Sprintf("destination %s", dst))
+		var detail string
+		if s.obs.Active() {
+			detail = notForUsDetail(eth)
+		}
+		s.drop(now, observe.LayerLink, ReasonEthNotForUs, frame, detail)
 		return
 	}
 	if src == ifc.mac {
 		s.drop(now, observe.LayerLink, ReasonEthOwnSource, frame, "")
 		return
 	}
-	h := s.handlers[eth.Type()]
+	h := s.handler(eth.Type())
 	if h == nil {
 		s.drop(now, observe.LayerLink, ReasonEthUnknownType, frame, fmt.Sprintf("EtherType %s", eth.Type()))
 		return
@@ -49,6 +57,17 @@ func (s *Stack) input(now clock.Time, ifc *Iface, frame []byte) {
 		s.publishFrame(now, observe.KindRX, frame, "received")
 	}
 	h(now, ifc, eth)
+}
+
+// notForUsDetail says which frame the receive filter refused: its
+// destination and, for IPv4, the datagram's addresses and protocol, so that
+// a student tells a multicast group's IGMP report from its data.
+func notForUsDetail(eth wire.Ethernet) string {
+	detail := fmt.Sprintf("destination %s", eth.Dst())
+	if ip := wire.IPv4(eth.Payload()); eth.Type() == wire.EtherTypeIPv4 && len(ip) >= wire.IPv4MinHeaderLen && ip.Version() == 4 {
+		detail += fmt.Sprintf(", IPv4 %s > %s %s", ip.Src(), ip.Dst(), ip.Protocol())
+	}
+	return detail
 }
 
 // SendFrame prepends an Ethernet header for dst and t to p and sends it on
@@ -93,7 +112,7 @@ func (s *Stack) publishFrame(now clock.Time, kind observe.Kind, frame []byte, ve
 		Host:    s.cfg.Name,
 		Layer:   observe.LayerLink,
 		Kind:    kind,
-		Summary: fmt.Sprintf("%s %d bytes: %s", verb, len(frame), h.String()),
+		Summary: verb + " " + strconv.Itoa(len(frame)) + " bytes: " + h.String(),
 		Frame:   append([]byte(nil), frame...),
 	})
 }

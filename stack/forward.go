@@ -11,7 +11,9 @@ import (
 // Forwarding (RFC 1812 §5.2, §5.3.1, §4.3.3.1): a router receives a datagram
 // that is not for it, checks the TTL, finds the next hop, decrements the TTL
 // (updating the checksum incrementally, RFC 1624) and sends it on, fragmenting
-// if the next link is smaller. When it cannot, it tells the source with ICMP.
+// if the next link is smaller, recording its address in a Record Route
+// option on the way (ipv4_rr.go). When it cannot, it tells the source with
+// ICMP.
 
 // forward sends on a datagram received on in that is addressed elsewhere.
 // ip is the whole validated datagram.
@@ -53,6 +55,7 @@ func (s *Stack) forward(now clock.Time, in *Iface, frame wire.Ethernet, ip wire.
 			Fields:  map[string]any{"src": h.Src.String(), "dst": h.Dst.String(), "in": in.name, "out": out.name, "next_hop": nh.addr.String(), "ttl": fwd.TTL()},
 		})
 	}
+	s.recordRouteForward(now, fwd, out)
 	if len(fwd) > out.mtu {
 		if ip.DontFragment() {
 			s.drop(now, observe.LayerIPv4, ReasonIPNeedFrag, frame, fmt.Sprintf("%d bytes, next-hop MTU %d, DF set", len(fwd), out.mtu))

@@ -17,10 +17,11 @@ import (
 //
 //   - Echo request: answered with an echo reply carrying the same
 //     identifier, sequence number and data, from the address the request was
-//     sent to (RFC 1122 §3.2.2.6). Requests sent to a broadcast or multicast
-//     address are ignored by default, as Linux does with
-//     net.ipv4.icmp_echo_ignore_broadcasts=1: one ping to a broadcast address
-//     would otherwise make every host of the network answer at once (the
+//     sent to (RFC 1122 §3.2.2.6); a Record Route option of the request is
+//     carried back with this host recorded (ipv4_rr.go). Requests sent to a
+//     broadcast or multicast address are ignored by default, as Linux does
+//     with net.ipv4.icmp_echo_ignore_broadcasts=1: one ping to a broadcast
+//     address would otherwise make every host of the network answer at once (the
 //     "smurf" amplification attack). [Stack.SetICMPEchoBroadcasts] turns
 //     answering on; the reply then comes from the receiving interface's own
 //     address (RFC 1122 §3.2.2.6).
@@ -104,7 +105,8 @@ func (s *Stack) icmpEchoRequest(now clock.Time, d *Datagram, h *wire.ICMPHeader)
 	why := func() (string, string) {
 		return fmt.Sprintf("%s pings this host (id %d, seq %d), so it answers with an echo reply carrying the same identifier, sequence number and %d bytes of data", d.Header.Src, h.ID, h.Seq, len(h.Data)), "RFC 792, RFC 1122 §3.2.2.6"
 	}
-	s.sendICMP(now, src, d.Header.Src, &reply, h.Data, why)
+	o := &SendOptions{Src: src, Options: s.echoReplyOptions(now, d, src)}
+	s.sendICMPOpts(now, d.Header.Src, &reply, h.Data, o, why)
 }
 
 // icmpReplySource returns the source address of a reply to a query, or

@@ -149,7 +149,9 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 		s.drop(now, observe.LayerIPv4, ReasonIPBadSource, frame, fmt.Sprintf("source %s", src))
 		return
 	}
-	d := Datagram{Iface: ifc, Raw: ip, LinkSrc: frame.Src(), LinkBroadcast: frame.Dst().IsMulticast(), Frame: frame}
+	d := s.dp.datagram()
+	defer s.dp.releaseDatagram(d)
+	*d = Datagram{Iface: ifc, Raw: ip, LinkSrc: frame.Src(), LinkBroadcast: frame.Dst().IsMulticast(), Frame: frame}
 	switch {
 	case s.isOwnAddr(dst):
 		if own := s.ifaceByAddr(dst); !own.addrUsable() {
@@ -203,9 +205,9 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 	if s.obs.Active() {
 		s.publishIPv4(now, observe.KindRX, &h, "received")
 	}
-	d.TakenByRaw = s.ip.rawInput != nil && s.ip.rawInput(now, &d)
+	d.TakenByRaw = s.ip.rawInput != nil && s.ip.rawInput(now, d)
 	if handler := s.ip.protocols[h.Protocol]; handler != nil {
-		handler(now, &d)
+		handler(now, d)
 		return
 	}
 	if d.TakenByRaw {
@@ -213,7 +215,7 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 	}
 	s.drop(now, observe.LayerIPv4, ReasonIPUnknownProtocol, frame, h.Protocol.String())
 	if !d.Broadcast && !d.Multicast {
-		s.icmpError(now, &d, wire.ICMPDestinationUnreachable, wire.ICMPProtocolUnreachable, 0)
+		s.icmpError(now, d, wire.ICMPDestinationUnreachable, wire.ICMPProtocolUnreachable, 0)
 	}
 }
 

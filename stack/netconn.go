@@ -275,12 +275,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if !ok {
 		return 0, c.opError("read", c.rd, c.RemoteAddr(), sockErr("recv", "", ETIMEDOUT, "deadline passed"))
 	}
+	if c.so.typ == SOCK_STREAM {
+		n, err := c.so.recvInto(ctx, p) // straight into p: one copy
+		if err != nil {
+			return 0, c.opError("read", c.rd, c.RemoteAddr(), err)
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 	b, err := c.so.RecvContext(ctx, len(p))
 	if err != nil {
 		return 0, c.opError("read", c.rd, c.RemoteAddr(), err)
-	}
-	if len(b) == 0 && len(p) > 0 && c.so.typ == SOCK_STREAM {
-		return 0, io.EOF
 	}
 	return copy(p, b), nil
 }

@@ -33,6 +33,8 @@ const (
 	SOCK_RAW    SockType = 3 // raw IPv4
 )
 
+// String returns the type's name as the API shows it: "stream", "dgram" or
+// "raw".
 func (t SockType) String() string {
 	switch t {
 	case SOCK_STREAM:

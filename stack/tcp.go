@@ -345,7 +345,8 @@ func (l *tcpLayer) transmitN(now clock.Time, c *tcpConn, src, dst netip.Addr, h 
 		}
 		src = a
 	}
-	p := NewPacket(Headroom, n)
+	p := s.dp.packet(Headroom, n)
+	defer s.dp.releasePacket(p)
 	if n > 0 && buf != nil {
 		buf.Peek(off, p.Payload())
 	}

@@ -84,9 +84,10 @@ type tcpConn struct {
 	lastSend   clock.Time
 
 	// Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
-	ackPending int  // full-sized segments received and not yet acknowledged
-	ackNow     bool // an ACK must go out at the next output
-	maxSegIn   int  // largest data segment received, for "full-sized"
+	ackPending int    // full-sized segments received and not yet acknowledged
+	ackNow     bool   // an ACK must go out at the next output
+	ackWhy     string // why, for the ACK's event (the first reason given)
+	maxSegIn   int    // largest data segment received, for "full-sized"
 
 	// Keepalive and persist.
 	keepProbes   int
@@ -127,8 +128,8 @@ func (l *tcpLayer) newConn(now clock.Time, local, remote netip.AddrPort, opts *s
 	c.tsOffset = l.hash32(t, 1)
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss, c.iss
 	c.bufSeq = c.iss.Add(1)
-	c.sndBuf = tcp.NewBuffer(opts.sndBuf)
-	c.rcvBuf = tcp.NewBuffer(opts.rcvBuf)
+	c.sndBuf = l.s.dp.tcpBuffers().NewBuffer(opts.sndBuf)
+	c.rcvBuf = l.s.dp.tcpBuffers().NewBuffer(opts.rcvBuf)
 	c.ooo = tcp.NewReassemblyQueue(opts.rcvBuf, 0)
 	c.rcvMSS = l.mssFor(now, remote.Addr(), opts)
 	c.sndMSS = 536

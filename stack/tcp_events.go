@@ -114,7 +114,7 @@ func (l *tcpLayer) publishSegment(now clock.Time, c *tcpConn, kind observe.Kind,
 	}
 	v := seg.wire
 	s.obs.Publish(observe.Event{TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerTCP, Kind: kind, Conn: id,
-		Summary: fmt.Sprintf("received %s: %s", v.String(), analysis), Explain: analysis, RFC: rfc,
+		Summary: "received " + v.String() + ": " + analysis, Explain: analysis, RFC: rfc,
 		Fields: segmentFields(v, seg.src, seg.dst, analysis)})
 }
 
@@ -126,7 +126,7 @@ func (l *tcpLayer) publishTX(now clock.Time, c *tcpConn, src, dst netip.Addr, v 
 		id = c.id
 	}
 	l.s.obs.Publish(observe.Event{TimeNS: int64(now), Host: l.s.cfg.Name, Layer: observe.LayerTCP, Kind: observe.KindTX, Conn: id,
-		Summary: fmt.Sprintf("sent %s: %s", v.String(), analysis), Explain: analysis, RFC: "RFC 9293 §3.10",
+		Summary: "sent " + v.String() + ": " + analysis, Explain: analysis, RFC: "RFC 9293 §3.10",
 		Fields: segmentFields(v, from, to, analysis)})
 }
 
@@ -142,27 +142,95 @@ type sampleValues struct {
 	cwnd, ssthresh, flight int
 	peerWnd                uint32
 	srtt, rto              time.Duration
+	phase                  string // the congestion control's regime
 }
 
-// sample publishes the congestion and RTT variables when they changed.
+// ccPhase names the regime of the congestion control in plain words:
+// "slow start", "congestion avoidance" (CUBIC adds its region), "fast
+// recovery".
+func ccPhase(cc tcp.CongestionControl) string {
+	if p, ok := cc.(interface{ Phase() string }); ok {
+		return p.Phase()
+	}
+	if cc.InSlowStart() {
+		return "slow start"
+	}
+	return "congestion avoidance"
+}
+
+// sample publishes the congestion and RTT variables when they changed, and
+// a change of the congestion control's regime as an event of its own.
 func (c *tcpConn) sample(now clock.Time) {
 	if !c.l.s.obs.Active() || !c.state.synchronized() {
 		return
 	}
-	v := sampleValues{c.cc.Cwnd(), c.cc.Ssthresh(), c.flight(), c.sndWnd, c.rtt.SRTT(), c.rtt.RTO()}
+	v := sampleValues{c.cc.Cwnd(), c.cc.Ssthresh(), c.flight(), c.sndWnd, c.rtt.SRTT(), c.rtt.RTO(), ccPhase(c.cc)}
 	if v == c.last {
 		return
 	}
+	prev := c.last
 	c.last = v
 	ss := v.ssthresh
 	if ss >= tcp.InfiniteSsthresh {
 		ss = -1
 	}
-	c.publish(now, observe.KindSample, fmt.Sprintf("cwnd %d ssthresh %d flight %d peer window %d srtt %v rto %v", v.cwnd, ss, v.flight, v.peerWnd, v.srtt, v.rto),
+	name := c.cc.Name()
+	if prev.phase != "" && prev.phase != v.phase {
+		c.publishPhase(now, name, prev.phase, v, ss)
+	}
+	c.publish(now, observe.KindSample, fmt.Sprintf("cwnd %d ssthresh %d flight %d peer window %d srtt %v rto %v (%s, %s)", v.cwnd, ss, v.flight, v.peerWnd, v.srtt, v.rto, name, v.phase),
 		"", "RFC 5681, RFC 6298", map[string]any{
 			"cwnd": v.cwnd, "ssthresh": ss, "flight": v.flight, "peer_window": v.peerWnd,
-			"srtt_ms": float64(v.srtt) / 1e6, "rto_ms": float64(v.rto) / 1e6, "cc": c.cc.Name(),
+			"srtt_ms": float64(v.srtt) / 1e6, "rto_ms": float64(v.rto) / 1e6, "cc": name, "phase": v.phase,
 		})
+}
+
+// publishPhase publishes a change of regime of the congestion control.
+func (c *tcpConn) publishPhase(now clock.Time, name, from string, v sampleValues, ss int) {
+	explain, rfc := "", "RFC 5681 §3.1"
+	switch to := v.phase; {
+	case to == "slow start":
+		explain = "cwnd is below ssthresh: it grows by the bytes each ACK acknowledges, doubling every round trip"
+	case to == "fast recovery":
+		explain = "a loss was detected by duplicate ACKs: ssthresh is lowered, the lost segment resent, and the window kept open by the ACKs still arriving"
+		rfc = "RFC 5681 §3.2, RFC 6582, RFC 6675"
+	case name == "cubic":
+		explain = "cwnd reached ssthresh: CUBIC grows it along a cubic curve of the time since the last reduction: concave up to the window where the loss happened, convex beyond it, never slower than Reno would (Reno-friendly)"
+		rfc = "RFC 9438 §4"
+	default:
+		explain = "cwnd reached ssthresh: it now grows by about one segment per round trip"
+	}
+	c.publishInfo(now, fmt.Sprintf("%s: %s → %s (cwnd %d, ssthresh %d)", name, from, v.phase, v.cwnd, ss), explain, rfc,
+		map[string]any{"event": "cc-phase", "cc": name, "from": from, "to": v.phase, "cwnd": v.cwnd, "ssthresh": ss})
+}
+
+// publishWindow publishes a change of the peer's window: the 16-bit
+// field of seg shifted by the negotiated scale (RFC 7323 §2.3) is the new
+// SND.WND.
+func (c *tcpConn) publishWindow(now clock.Time, seg *tcpSegment, wnd uint32) {
+	summary := fmt.Sprintf("peer window %d → %d", c.sndWnd, wnd)
+	explain := "the peer's window says how much more it can take"
+	rfc := "RFC 9293 §3.10.7.4"
+	if c.sndWndScale > 0 {
+		summary += fmt.Sprintf(" (field %d << %d)", seg.wnd, c.sndWndScale)
+		explain += "; the 16-bit window field is shifted left by the scale the peer announced in its SYN"
+		rfc += ", RFC 7323 §2.3"
+		if wnd > 0xffff {
+			explain += ", which lets it offer more than the 65535 bytes 16 bits can say"
+		}
+	}
+	switch {
+	case wnd == 0:
+		explain = "the peer's receive buffer is full: it offers a zero window, so nothing more may be sent until it reopens; the persist timer will probe it"
+		rfc = "RFC 9293 §3.8.6.1"
+	case c.sndWnd == 0:
+		explain = "the peer's window reopens after being zero: sending resumes"
+		rfc = "RFC 9293 §3.8.6.1"
+	}
+	c.publishInfo(now, summary, explain, rfc, map[string]any{
+		"event": "peer-window", "from": c.sndWnd, "to": wnd, "field": seg.wnd, "wscale": c.sndWndScale,
+		"beyond_16_bits": wnd > 0xffff,
+	})
 }
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -222,7 +222,7 @@ func (c *tcpConn) synSentInput(now clock.Time, seg *tcpSegment) {
 		}
 		c.rttTiming = false
 		c.setState(now, TCPEstablished, "SYN-ACK received", "RFC 9293 §3.10.7.3")
-		c.ackNow = true
+		c.oweAck("ACK of the SYN-ACK: the third segment of the handshake (RFC 9293 §3.5)")
 		seg.seq = seg.seq.Add(1)
 		seg.flags &^= wire.TCPFlagSYN
 		c.textAndFIN(now, seg)
@@ -276,7 +276,7 @@ func (c *tcpConn) ackInput(now clock.Time, seg *tcpSegment) bool {
 	// Window update (§3.10.7.4: SND.WL1 < SEG.SEQ or WL1 = SEQ and WL2 =< ACK).
 	if c.sndWl1.LessThan(seg.seq) || (c.sndWl1 == seg.seq && c.sndWl2.LessThanEq(seg.ack)) {
 		if wnd != c.sndWnd && c.l.s.obs.Active() {
-			c.publishInfo(now, fmt.Sprintf("peer window %d → %d", c.sndWnd, wnd), "the peer's window says how much more it can take", "RFC 9293 §3.10.7.4", nil)
+			c.publishWindow(now, seg, wnd)
 		}
 		if c.sndWnd == 0 && wnd > 0 {
 			c.persistT.stop(now, "the peer's window opened")
@@ -365,7 +365,7 @@ func (c *tcpConn) textAndFIN(now clock.Time, seg *tcpSegment) {
 				c.rcvNxt = c.rcvNxt.Add(seqnum.Size(len(seg.data)))
 			}
 			c.l.drop(now, c, tcpDropReadShut, nil, fmt.Sprintf("%d bytes after SHUT_RD", len(seg.data)))
-			c.ackNow = true
+			c.oweAck("ACK of data discarded after SHUT_RD")
 		default:
 			c.dataInput(now, seg)
 		}
@@ -377,7 +377,7 @@ func (c *tcpConn) textAndFIN(now clock.Time, seg *tcpSegment) {
 			c.finInput(now)
 		case at.GreaterThan(c.rcvNxt) && c.state.canReceiveData():
 			c.finPend, c.finAt = true, at
-			c.ackNow = true
+			c.oweAck("immediate ACK: a FIN arrived beyond a gap (RFC 5681 §4.2)")
 		}
 	}
 	if c.finPend && c.finAt == c.rcvNxt && !c.finRcvd {
@@ -391,12 +391,18 @@ func (c *tcpConn) textAndFIN(now clock.Time, seg *tcpSegment) {
 // queue with an immediate duplicate ACK (RFC 5681 §4.2, RFC 2018 §4).
 func (c *tcpConn) dataInput(now clock.Time, seg *tcpSegment) {
 	if seg.seq != c.rcvNxt {
-		_, err := c.ooo.Insert(c.rcvNxt, seg.seq, seg.data)
+		stored, err := c.ooo.Insert(c.rcvNxt, seg.seq, seg.data)
 		c.oooSegs++
 		if err != nil {
 			c.l.drop(now, c, tcpDropOOOFull, nil, err.Error())
+		} else if stored > 0 && c.l.s.obs.Active() {
+			c.publishInfo(now, fmt.Sprintf("held out of order: %d bytes at seq %d, %d bytes beyond RCV.NXT %d wait for the gap",
+				stored, seg.seq, c.ooo.Bytes(), c.rcvNxt),
+				"a segment arrived with a gap before it: it is kept in the out-of-order queue, not delivered, until the missing bytes arrive",
+				"RFC 9293 §3.10.7.4", map[string]any{"event": "ooo-queued", "seq": uint32(seg.seq), "len": stored,
+					"rcv_nxt": uint32(c.rcvNxt), "ooo_bytes": c.ooo.Bytes()})
 		}
-		c.ackNow = true
+		c.oweAck("immediate ACK: out-of-order segment, a gap before it (RFC 5681 §4.2)")
 		return
 	}
 	n := c.rcvBuf.Write(seg.data)
@@ -409,10 +415,16 @@ func (c *tcpConn) dataInput(now clock.Time, seg *tcpSegment) {
 		if k := c.ooo.PopTo(c.rcvNxt, c.rcvBuf); k > 0 {
 			c.rcvNxt = c.rcvNxt.Add(seqnum.Size(k))
 			c.bytesRcvd += uint64(k)
-			c.ackNow = true // the segment filled a gap: ACK at once
+			if c.l.s.obs.Active() {
+				c.publishInfo(now, fmt.Sprintf("gap filled: %d bytes from the out-of-order queue delivered in order, RCV.NXT now %d, %d bytes still held",
+					k, c.rcvNxt, c.ooo.Bytes()),
+					"the missing segment arrived: it and the bytes held behind it go to the application in sequence order",
+					"RFC 9293 §3.10.7.4", map[string]any{"event": "gap-filled", "bytes": k, "rcv_nxt": uint32(c.rcvNxt), "ooo_bytes": c.ooo.Bytes()})
+			}
+			c.oweAck("immediate ACK: the segment filled a gap (RFC 5681 §4.2)")
 		}
 		if c.ooo.Len() > 0 {
-			c.ackNow = true
+			c.oweAck("immediate ACK: data is still held out of order (RFC 5681 §4.2)")
 		}
 	}
 	c.ackPending += n
@@ -425,7 +437,7 @@ func (c *tcpConn) dataInput(now clock.Time, seg *tcpSegment) {
 	c.maxSegIn = max(c.maxSegIn, len(seg.data))
 	full = min(full, c.maxSegIn)
 	if c.ackPending >= 2*full {
-		c.ackNow = true // at least every second full-sized segment (RFC 9293 §3.8.6.3)
+		c.oweAck("ACK at once: two full-sized segments arrived (RFC 9293 §3.8.6.3)")
 	} else if !c.ackNow && !c.delackT.armed() {
 		c.delackT.arm(now, c.l.cfg.DelayedACK, "delayed ACK")
 	}
@@ -436,7 +448,7 @@ func (c *tcpConn) dataInput(now clock.Time, seg *tcpSegment) {
 func (c *tcpConn) finInput(now clock.Time) {
 	c.rcvNxt = c.rcvNxt.Add(1)
 	c.finRcvd = true
-	c.ackNow = true
+	c.oweAck("ACK of the FIN")
 	switch c.state {
 	case TCPSynReceived, TCPEstablished:
 		c.setState(now, TCPCloseWait, "FIN received", "RFC 9293 §3.10.7.4")

@@ -67,6 +67,7 @@ func (ls *tcpListener) segmentArrives(now clock.Time, seg *tcpSegment) {
 	c.segsIn++
 	c.irs = seg.seq
 	c.rcvNxt = seg.seq.Add(1)
+	c.rcvAdv = c.rcvNxt // nothing advertised yet: the SYN-ACK's window starts here
 	c.peerSyn = seg.hdr.Options
 	c.peerSyn.NumUnknown = 0
 	c.negotiate(now, seg, c.synOptions(now, &c.peerSyn))

@@ -127,7 +127,7 @@ func (c *tcpConn) sendSegment(now clock.Time, flags wire.TCPFlags, seq seqnum.Va
 	}
 	h.Window = c.advertise(false)
 	c.lastAckSent = c.rcvNxt
-	c.ackPending, c.ackNow = 0, false
+	c.ackPending, c.ackNow, c.ackWhy = 0, false, ""
 	c.delackT.stop(now, "an ACK goes out with this segment")
 	off := 0
 	if n > 0 {
@@ -159,9 +159,23 @@ func (c *tcpConn) output(now clock.Time) {
 		c.checkPersist(now)
 	}
 	if c.ackNow && c.state != TCPClosed && c.state != TCPListen && c.state != TCPSynSent {
-		c.sendAck(now, "acknowledgment")
+		why := c.ackWhy
+		if why == "" {
+			why = "acknowledgment"
+		}
+		c.sendAck(now, why)
 	}
 	c.sample(now)
+}
+
+// oweAck asks for an ACK at the next output, saying why (RFC 9293
+// §3.8.6.3 lets a receiver delay an ACK, but not these). The first reason
+// given is the one the ACK's event shows.
+func (c *tcpConn) oweAck(why string) {
+	if !c.ackNow || c.ackWhy == "" {
+		c.ackWhy = why
+	}
+	c.ackNow = true
 }
 
 // usableWindow is how many new bytes the windows allow from SND.NXT on:

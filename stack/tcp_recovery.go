@@ -133,7 +133,7 @@ func (c *tcpConn) enterRecovery(now clock.Time) {
 		}
 		c.publish(now, observe.KindInfo, fmt.Sprintf("enter loss recovery (%s) at SND.UNA %d, recovery point %d", how, c.sndUna, c.recover),
 			fmt.Sprintf("%d duplicate ACKs say the segment at SND.UNA was lost while later ones arrived: retransmit it now instead of waiting for the timer, and halve the window", c.dupAcks),
-			"RFC 5681 §3.2", map[string]any{"event": "recovery-enter", "flight": flight, "cwnd": c.cc.Cwnd(), "ssthresh": c.cc.Ssthresh(), "sack": useSACK})
+			"RFC 5681 §3.2", map[string]any{"event": "recovery-enter", "cc": c.cc.Name(), "flight": flight, "cwnd": c.cc.Cwnd(), "ssthresh": c.cc.Ssthresh(), "sack": useSACK})
 	}
 	if useSACK {
 		c.sackRecov = true
@@ -160,7 +160,7 @@ func (c *tcpConn) ackRecovery(now clock.Time, seg *tcpSegment, acked, flightBefo
 		if c.l.s.obs.Active() {
 			c.publish(now, observe.KindInfo, fmt.Sprintf("exit loss recovery at SND.UNA %d", c.sndUna),
 				"everything outstanding when the loss was detected is now acknowledged: cwnd = ssthresh",
-				"RFC 6582 §3.2", map[string]any{"event": "recovery-exit", "cwnd": c.cc.Cwnd(), "ssthresh": c.cc.Ssthresh()})
+				"RFC 6582 §3.2", map[string]any{"event": "recovery-exit", "cc": c.cc.Name(), "cwnd": c.cc.Cwnd(), "ssthresh": c.cc.Ssthresh()})
 		}
 		return
 	}
@@ -276,7 +276,8 @@ func (c *tcpConn) onRTO(now clock.Time) {
 	if c.l.s.obs.Active() {
 		c.publish(now, observe.KindInfo, fmt.Sprintf("retransmission timeout: go back to SND.UNA %d, RTO now %v", c.sndUna, rto),
 			"no ACK came within the RTO: the segment at SND.UNA is resent, the RTO doubles (exponential backoff) and cwnd falls to one segment",
-			"RFC 6298 §5", map[string]any{"event": "rto", "backoffs": c.backoffs, "rto_ms": rto.Milliseconds()})
+			"RFC 6298 §5", map[string]any{"event": "rto", "cc": c.cc.Name(), "backoffs": c.backoffs, "rto_ms": rto.Milliseconds(),
+				"cwnd": c.cc.Cwnd(), "ssthresh": c.cc.Ssthresh()})
 	}
 	c.rtoTSval = c.tsNow(now)
 	n := c.retransmitAt(now, c.sndUna, c.effMSS(), "retransmission (RTO)")

@@ -270,7 +270,9 @@ func (ts *tcpSock) recv(now clock.Time, max int, peek bool) ([]byte, netip.AddrP
 	}
 	switch {
 	case c.reset:
-		return nil, from, sockErr("recv", from.String(), ECONNRESET, "the peer reset the connection")
+		err := &SocketError{Op: "recv", Addr: from.String(), Errno: ECONNRESET, Detail: "the peer reset the connection"}
+		ts.publishError(now, err)
+		return nil, from, err
 	case c.finRcvd:
 		return []byte{}, from, nil
 	case c.state == TCPClosed:
@@ -282,6 +284,22 @@ func (ts *tcpSock) recv(now clock.Time, max int, peek bool) ([]byte, netip.AddrP
 	return nil, from, errAgain
 }
 
+// publishError publishes an error a call of the socket returns because
+// of the connection (a reset), so that it shows next to the segment that
+// caused it.
+func (ts *tcpSock) publishError(now clock.Time, err *SocketError) {
+	s := ts.l.s
+	if !s.obs.Active() {
+		return
+	}
+	so := ts.so
+	s.obs.Publish(observe.Event{TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerSocket, Kind: observe.KindError,
+		Conn: ts.c.id, Summary: fmt.Sprintf("socket %d: %s", so.id, err.Error()), Reason: err.Errno.Name(),
+		Explain: "the peer sent a reset: the connection is gone, and the data it had not yet delivered is lost",
+		RFC:     "RFC 9293 §3.10.7.4",
+		Fields:  map[string]any{"socket": so.id, "op": err.Op, "errno": err.Errno.Name()}})
+}
+
 // windowUpdate sends a window update when reading freed enough room to
 // move the right edge by min(buffer/2, MSS) (RFC 9293 §3.8.6.2.2).
 func (c *tcpConn) windowUpdate(now clock.Time) {
@@ -290,7 +308,7 @@ func (c *tcpConn) windowUpdate(now clock.Time) {
 	}
 	free := c.rcvBuf.Free() - c.ooo.Bytes()
 	if free-int(c.rcvWnd()) >= min(c.rcvBuf.Cap()/2, c.rcvMSS) {
-		c.ackNow = true
+		c.oweAck("window update: the application read, the window opens (RFC 9293 §3.8.6.2.2)")
 		c.output(now)
 	}
 }

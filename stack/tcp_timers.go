@@ -36,7 +36,7 @@ func (c *tcpConn) newTimer(name string, f func(now clock.Time)) *tcpTimer {
 func (c *tcpConn) initTimers() {
 	c.rtxT = c.newTimer("retransmission", c.onRTO)
 	c.delackT = c.newTimer("delayed-ack", func(now clock.Time) {
-		c.ackNow = true
+		c.oweAck("delayed ACK: the timer fired (RFC 9293 §3.8.6.3)")
 		c.output(now)
 	})
 	c.persistT = c.newTimer("persist", c.onPersist)

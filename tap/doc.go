@@ -9,4 +9,9 @@
 //
 // Every link delivers received frames on a clock.Loop, the single owner of the
 // stack behind it, so stacks never see concurrent input.
+//
+// Package stack/host plugs stacks into links: a TAP device for a host on the
+// machine's network, or the ports of switches for a virtual network. Package
+// tap/netnstest puts TAP devices inside network namespaces, for tests that
+// have the Linux kernel as a peer.
 package tap

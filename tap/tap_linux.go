@@ -25,10 +25,15 @@ const (
 	// ethHeaderLen (14: destination MAC, source MAC, EtherType) is shared with switch.go.
 	vlanTagLen = 4 // an 802.1Q tag between the source MAC and the EtherType
 
-	// tapReadBuf is the size of the reader's buffer. The kernel refuses to
-	// hand a frame to a read that is too small for it (the frame is lost),
-	// so the buffer holds the largest frame any MTU can produce.
-	tapReadBuf = 65535 + ethHeaderLen + vlanTagLen
+	// rxBuffers is how many frames the reader may have read ahead of the
+	// loop. Each buffer holds the largest frame of the device's MTU (with
+	// a VLAN tag); the kernel refuses to hand a frame to a read too small
+	// for it (the frame is lost), and never sends one larger than the MTU
+	// it was given.
+	rxBuffers = 64
+	// txBuffers is how many frames Send may queue for the writer before
+	// it waits for one to be written.
+	txBuffers = 64
 
 	// ifNameMax is the longest interface name Linux accepts (IFNAMSIZ-1).
 	ifNameMax = unix.IFNAMSIZ - 1
@@ -66,9 +71,14 @@ type TAPStats struct {
 }
 
 // TAP is a [Link] on a Linux TAP device. One reader goroutine reads frames
-// from the device and hands each to the handler on the loop, with
-// [clock.Loop.Call], so the stack sees frames on its owner; the reader waits
-// for the handler before it reads the next frame.
+// from the device into a small set of buffers and queues them; the loop
+// hands every queued frame to the handler in one turn, so the stack sees
+// frames on its owner, in order, while the reader already reads the next
+// ones (a read and the stack's work on the frame before overlap). When all
+// buffers wait for the loop, the reader waits too. Sending is the mirror
+// image: Send copies the frame into a queue that a writer goroutine
+// writes to the device, so that the kernel's work on a frame (a TAP write
+// runs the kernel's receive path) overlaps the stack's next steps.
 type TAP struct {
 	name string
 	mac  wire.MAC
@@ -82,10 +92,32 @@ type TAP struct {
 	once    sync.Once
 	done    chan struct{} // closed when the reader has returned
 
-	// rx is the frame being delivered: set by the reader before it calls
-	// deliver through the loop, read only inside deliver.
-	rx      []byte
-	deliver func() // t.deliverRX, bound once so delivery does not allocate
+	// Frames read and not yet delivered. The reader takes a buffer from
+	// rxFree (or makes one, up to rxBuffers), reads into it and appends it
+	// to rxQueue, arming rxTimer when the queue was idle; deliverRX, on the
+	// loop, takes the whole queue and gives the buffers back.
+	rxMu      sync.Mutex
+	rxQueue   [][]byte
+	rxSpare   [][]byte // the other slice of the double buffer
+	rxFree    [][]byte
+	rxMade    int
+	rxArmed   bool
+	rxTimer   *clock.Timer
+	rxRoom    chan struct{} // capacity 1: a buffer came back
+	stop      chan struct{} // closed by Close
+	frameSize int           // the largest frame the MTU allows, with a VLAN tag
+
+	// Frames Send queued for the writer, which writes them in order.
+	txMu     sync.Mutex
+	txQueue  [][]byte
+	txSpare  [][]byte
+	txFree   [][]byte
+	txMade   int
+	txClosed bool          // Close has begun: Send queues nothing more
+	txWake   chan struct{} // capacity 1: the queue was empty and is not
+	txRoom   chan struct{} // capacity 1: the writer freed buffers
+	txErr    atomic.Pointer[error]
+	wdone    chan struct{} // closed when the writer has returned
 
 	rxFrames, rxBytes, rxDropped, rxErrors atomic.Uint64
 	txFrames, txBytes, txDropped, txErrors atomic.Uint64
@@ -145,12 +177,19 @@ func OpenTAP(name string, loop clock.Loop, cfg TAPConfig) (*TAP, error) {
 	if t.sink == nil {
 		t.sink = observe.Discard
 	}
-	t.deliver = t.deliverRX
+	t.rxTimer = loop.NewTimer(t.deliverRX)
+	t.rxRoom = make(chan struct{}, 1)
+	t.stop = make(chan struct{})
+	t.frameSize = mtu + ethHeaderLen + vlanTagLen
+	t.txWake = make(chan struct{}, 1)
+	t.txRoom = make(chan struct{}, 1)
+	t.wdone = make(chan struct{})
 	if err := configureInterface(t.name, mtu, cfg.Up); err != nil {
 		dev.Close()
 		return nil, fmt.Errorf("open TAP %s: %w", t.name, err)
 	}
 	go t.read()
+	go t.write()
 	return t, nil
 }
 
@@ -276,9 +315,12 @@ func (t *TAP) SetHandler(h Handler) {
 	t.handler.Store(&h)
 }
 
-// Send writes one Ethernet frame (no FCS) to the device. It refuses frames
-// shorter than an Ethernet header (wire.ErrTruncated), longer than the MTU
-// allows (wire.ErrMalformed) and any frame after Close (net.ErrClosed).
+// Send queues one Ethernet frame (no FCS) for the writer, which writes it
+// to the device. It refuses frames shorter than an Ethernet header
+// (wire.ErrTruncated), longer than the MTU allows (wire.ErrMalformed) and
+// any frame after Close (net.ErrClosed) or once the device is gone. A
+// failed write is counted (TxErrors) and returned by the next Send. Send
+// waits only while the writer has txBuffers frames still to write.
 func (t *TAP) Send(frame []byte) error {
 	if t.closed.Load() {
 		return t.refuse(frame, "link-closed", fmt.Errorf("TAP %s: send: %w", t.name, net.ErrClosed))
@@ -295,17 +337,106 @@ func (t *TAP) Send(frame []byte) error {
 		return t.refuse(frame, "frame-too-long", fmt.Errorf("TAP %s: send: frame of %d bytes exceeds %d (MTU %d plus Ethernet header): %w",
 			t.name, len(frame), limit, t.mtu, wire.ErrMalformed))
 	}
-	n, err := t.dev.Write(frame)
-	if err != nil {
-		t.txErrors.Add(1)
-		if errors.Is(err, fs.ErrClosed) {
-			err = net.ErrClosed
-		}
-		return fmt.Errorf("TAP %s: write: %w", t.name, err)
+	if perr := t.txErr.Swap(nil); perr != nil {
+		return fmt.Errorf("TAP %s: an earlier write failed: %w", t.name, *perr)
 	}
-	t.txFrames.Add(1)
-	t.txBytes.Add(uint64(n))
+	select {
+	case <-t.done: // the reader stopped: the device is gone
+		t.txErrors.Add(1)
+		return fmt.Errorf("TAP %s: write: the device is gone: %w", t.name, net.ErrClosed)
+	default:
+	}
+	buf := t.txBuffer()
+	if buf == nil {
+		return t.refuse(frame, "link-closed", fmt.Errorf("TAP %s: send: %w", t.name, net.ErrClosed))
+	}
+	buf = append(buf[:0], frame...)
+	t.txMu.Lock()
+	if t.txClosed {
+		t.txFree = append(t.txFree, buf)
+		t.txMu.Unlock()
+		return t.refuse(frame, "link-closed", fmt.Errorf("TAP %s: send: %w", t.name, net.ErrClosed))
+	}
+	wake := len(t.txQueue) == 0
+	t.txQueue = append(t.txQueue, buf)
+	t.txMu.Unlock()
+	if wake {
+		select {
+		case t.txWake <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// txBuffer returns a buffer for a frame to send, waiting while txBuffers
+// frames wait for the writer; nil once the device is closed.
+func (t *TAP) txBuffer() []byte {
+	for {
+		t.txMu.Lock()
+		if k := len(t.txFree); k > 0 {
+			b := t.txFree[k-1]
+			t.txFree = t.txFree[:k-1]
+			t.txMu.Unlock()
+			return b
+		}
+		if t.txMade < txBuffers {
+			t.txMade++
+			t.txMu.Unlock()
+			return make([]byte, 0, t.frameSize)
+		}
+		t.txMu.Unlock()
+		select {
+		case <-t.txRoom:
+		case <-t.wdone:
+			return nil
+		}
+	}
+}
+
+// write is the writer goroutine: it writes queued frames to the device,
+// in order, until Close, writing what was queued before Close first.
+func (t *TAP) write() {
+	defer close(t.wdone)
+	for {
+		select {
+		case <-t.txWake:
+			t.flushTX()
+		case <-t.stop:
+			t.flushTX()
+			return
+		}
+	}
+}
+
+// flushTX writes every queued frame and gives the buffers back.
+func (t *TAP) flushTX() {
+	t.txMu.Lock()
+	frames := t.txQueue
+	t.txQueue, t.txSpare = t.txSpare[:0], nil
+	t.txMu.Unlock()
+	for _, f := range frames {
+		n, err := t.dev.Write(f)
+		if err != nil {
+			t.txErrors.Add(1)
+			if errors.Is(err, fs.ErrClosed) {
+				err = net.ErrClosed
+			}
+			t.txErr.CompareAndSwap(nil, &err)
+			continue
+		}
+		t.txFrames.Add(1)
+		t.txBytes.Add(uint64(n))
+	}
+	t.txMu.Lock()
+	t.txFree = append(t.txFree, frames...)
+	clear(frames)
+	t.txSpare = frames[:0]
+	t.txMu.Unlock()
+	select {
+	case t.txRoom <- struct{}{}:
+	default:
+	}
 }
 
 // refuse counts a frame Send did not write and reports it to the sink.
@@ -328,14 +459,18 @@ func (t *TAP) refuse(frame []byte, reason string, err error) error {
 	return err
 }
 
-// read is the reader goroutine: it reads frames into one reused buffer and
-// hands each to the handler on the loop until the device is closed or gone.
+// read is the reader goroutine: it reads frames into free buffers and
+// queues them for the loop until the device is closed or gone.
 func (t *TAP) read() {
 	defer close(t.done)
-	buf := make([]byte, tapReadBuf)
 	for {
+		buf := t.rxBuffer()
+		if buf == nil {
+			return // closed while waiting for a buffer
+		}
 		n, err := t.dev.Read(buf)
 		if err != nil {
+			t.rxRecycle(buf)
 			if t.closed.Load() || errors.Is(err, fs.ErrClosed) {
 				return
 			}
@@ -349,26 +484,80 @@ func (t *TAP) read() {
 			}
 			continue
 		}
-		t.rx = buf[:n]
-		t.loop.Call(t.deliver)
+		t.rxMu.Lock()
+		t.rxQueue = append(t.rxQueue, buf[:n])
+		arm := !t.rxArmed
+		t.rxArmed = true
+		t.rxMu.Unlock()
+		if arm {
+			t.rxTimer.Reset(t.loop.Now())
+		}
 	}
 }
 
-// deliverRX runs on the loop and hands the frame in t.rx to the handler.
+// rxBuffer returns a buffer to read a frame into, waiting while every
+// buffer holds a frame the loop has not delivered yet; nil once the device
+// is closed.
+func (t *TAP) rxBuffer() []byte {
+	for {
+		t.rxMu.Lock()
+		if k := len(t.rxFree); k > 0 {
+			b := t.rxFree[k-1]
+			t.rxFree = t.rxFree[:k-1]
+			t.rxMu.Unlock()
+			return b[:cap(b)]
+		}
+		if t.rxMade < rxBuffers {
+			t.rxMade++
+			t.rxMu.Unlock()
+			return make([]byte, t.frameSize)
+		}
+		t.rxMu.Unlock()
+		select {
+		case <-t.rxRoom:
+		case <-t.stop:
+			return nil
+		}
+	}
+}
+
+// rxRecycle gives a buffer back to the reader.
+func (t *TAP) rxRecycle(b []byte) {
+	t.rxMu.Lock()
+	t.rxFree = append(t.rxFree, b)
+	t.rxMu.Unlock()
+}
+
+// deliverRX runs on the loop and hands every queued frame to the handler,
+// in the order they were read.
 func (t *TAP) deliverRX() {
-	frame := t.rx
-	t.rx = nil
-	if t.closed.Load() {
-		return
+	t.rxMu.Lock()
+	frames := t.rxQueue
+	t.rxQueue, t.rxSpare = t.rxSpare[:0], nil
+	t.rxArmed = false
+	t.rxMu.Unlock()
+	for _, frame := range frames {
+		if t.closed.Load() {
+			break
+		}
+		h := t.handler.Load()
+		if h == nil {
+			t.rxDropped.Add(1)
+			continue
+		}
+		t.rxFrames.Add(1)
+		t.rxBytes.Add(uint64(len(frame)))
+		(*h)(frame)
 	}
-	h := t.handler.Load()
-	if h == nil {
-		t.rxDropped.Add(1)
-		return
+	t.rxMu.Lock()
+	t.rxFree = append(t.rxFree, frames...)
+	clear(frames)
+	t.rxSpare = frames[:0]
+	t.rxMu.Unlock()
+	select {
+	case t.rxRoom <- struct{}{}:
+	default:
 	}
-	t.rxFrames.Add(1)
-	t.rxBytes.Add(uint64(len(frame)))
-	(*h)(frame)
 }
 
 // reportReadError publishes a read failure on the loop, where the sink's
@@ -398,15 +587,22 @@ func (t *TAP) reportReadError(err error, fatal bool) {
 	})
 }
 
-// Close closes the device and waits for the reader goroutine to return;
-// no handler runs after Close returns. Send fails afterwards with
-// net.ErrClosed. Close is safe to call more than once. Call it from outside
-// loop work: the reader may be waiting in [clock.Loop.Call] to deliver a
-// frame, which loop work holding the owner would never let it do.
+// Close closes the device and waits for the reader and writer goroutines
+// to return; no handler call starts after Close returns (one already
+// running on the loop finishes). Send fails afterwards with
+// net.ErrClosed. Frames Send queued before are written first. Close is
+// safe to call more than once, from loop work too: neither the reader nor
+// the writer waits for the loop.
 func (t *TAP) Close() error {
 	var err error
 	t.once.Do(func() {
 		t.closed.Store(true)
+		t.txMu.Lock()
+		t.txClosed = true
+		t.txMu.Unlock()
+		close(t.stop)
+		<-t.wdone // what was queued is written first
+		t.rxTimer.Stop()
 		// Closing the file wakes a Read blocked in the runtime poller
 		// (water opens the device non-blocking), so the reader ends now.
 		if cerr := t.dev.Close(); cerr != nil {

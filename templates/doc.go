@@ -30,6 +30,7 @@ type NavItem struct {
 // Nav lists the pages in the order of the navigation bar.
 var Nav = []NavItem{
 	{"overview", "/", "Overview", "o"},
+	{"experiments", "/experiments", "Experiments", "e"},
 	{"frames", "/frames", "Frames", "f"},
 	{"arp", "/arp", "ARP", "a"},
 	{"tcp", "/tcp", "TCP", "t"},

@@ -177,14 +177,14 @@ func Layout(d PageData, title string) templ.Component {
 				}
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</nav><span class=\"status\" id=\"status\" role=\"status\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</nav><a href=\"/?welcome=1\" id=\"start-here\" class=\"start-here\" title=\"show the welcome panel again: what this is, the clock, a first experiment\">? Start here</a> <span class=\"status\" id=\"status\" role=\"status\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var12 string
 		templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(d.Mode)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout.templ`, Line: 28, Col: 59}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout.templ`, Line: 29, Col: 59}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 		if templ_7745c5c3_Err != nil {
@@ -197,7 +197,7 @@ func Layout(d PageData, title string) templ.Component {
 		var templ_7745c5c3_Var13 string
 		templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(seedText(d.Seed))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout.templ`, Line: 28, Col: 88}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout.templ`, Line: 29, Col: 88}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 		if templ_7745c5c3_Err != nil {
@@ -238,7 +238,7 @@ func Layout(d PageData, title string) templ.Component {
 }
 
 // LabBar is the lab's time controls: the virtual clock, pause and resume,
-// one step, and the speed. The script fills and drives it (static/src/lab.js).
+// one step, the speed, and a restart from a seed. The script fills and drives it (static/src/lab.js).
 func LabBar() templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -256,7 +256,7 @@ func LabBar() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<section id=\"labbar\" class=\"labbar\" aria-label=\"lab time controls\"><strong>virtual clock</strong> <span id=\"lab-clock\" class=\"mono\" aria-live=\"off\">–</span> <span class=\"muted\">loop events run <span id=\"lab-executed\">0</span></span> <button type=\"button\" id=\"lab-pause\" aria-pressed=\"false\" title=\"pause or resume the lab's clock\">Pause</button> <button type=\"button\" id=\"lab-step\" disabled title=\"run exactly one scheduled event of the paused lab\">Step one event</button> <label>speed <select id=\"lab-speed\" title=\"virtual seconds per real second\"><option value=\"0.1\">0.1×</option> <option value=\"0.5\">0.5×</option> <option value=\"1\" selected>1×</option> <option value=\"2\">2×</option> <option value=\"10\">10×</option> <option value=\"0\">as fast as possible</option></select></label> <span id=\"lab-error\" class=\"error\" role=\"alert\"></span> <span class=\"muted help\">The lab runs on virtual time: pause it and step one event at a time to see each decision; slow it down to watch a handshake unfold.</span></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<section id=\"labbar\" class=\"labbar\" aria-label=\"lab time controls\"><strong>virtual clock</strong> <span id=\"lab-clock\" class=\"mono\" aria-live=\"off\">–</span> <span class=\"muted\">loop events run <span id=\"lab-executed\">0</span></span> <button type=\"button\" id=\"lab-pause\" aria-pressed=\"false\" title=\"pause or resume the lab's clock\">Pause</button> <button type=\"button\" id=\"lab-step\" disabled title=\"run exactly one scheduled event of the paused lab\">Step one event</button> <label>speed <select id=\"lab-speed\" title=\"virtual seconds per real second\"><option value=\"0.1\">0.1×</option> <option value=\"0.5\">0.5×</option> <option value=\"1\" selected>1×</option> <option value=\"2\">2×</option> <option value=\"10\">10×</option> <option value=\"0\">as fast as possible</option></select></label> <span class=\"restart\"><label>seed <input id=\"lab-seed\" type=\"number\" min=\"0\" step=\"1\" inputmode=\"numeric\" title=\"seed of every random choice: the same seed gives the same lab\"></label> <label title=\"start the new lab paused, at time 0\"><input type=\"checkbox\" id=\"lab-restart-paused\"> paused</label> <button type=\"button\" id=\"lab-restart\" title=\"rebuild the lab from this seed: every host starts afresh\">Restart</button></span> <span id=\"lab-error\" class=\"error\" role=\"alert\"></span> <span class=\"muted help\">The lab runs on virtual time: pause it and step one event at a time to see each decision; slow it down to watch a handshake unfold.</span></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -40,33 +40,44 @@ func Overview(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"intro\" id=\"intro\"><h1>What you are looking at</h1><p>Every host here is a <strong>tipy</strong> network stack: Ethernet, ARP, IPv4, ICMP, UDP and TCP written from the RFCs. In the lab they share a virtual network and a virtual clock, so nothing leaves this process and every run with the same seed behaves the same way.</p><p>Each decision a stack makes (a frame sent, an ARP entry filled, a TCP state changed, a packet dropped) is an <em>event</em> with a plain explanation and the RFC section behind it. Start with a ping from the <a href=\"/sockets\">Sockets</a> page, then watch its frames on <a href=\"/frames\">Frames</a> and the learned address on <a href=\"/arp\">ARP</a>.</p><button type=\"button\" id=\"intro-hide\">Got it, hide this</button></section><div class=\"grid2\"><section><h2>Hosts and links</h2><table class=\"data\" id=\"hosts-table\"><thead><tr><th>host</th><th>MAC</th><th>addresses</th><th>gateway</th><th>MTU</th><th>link</th></tr></thead> <tbody></tbody></table><svg id=\"topology\" class=\"topology\" viewBox=\"0 0 600 170\" role=\"img\" aria-label=\"hosts and links\"></svg><p class=\"muted\">Hosts on the same segment (lan/…) share one Ethernet switch; each line is a host's link, with its impairment when it has one.</p></section><section><h2>Live counters</h2><dl class=\"facts\"><dt>mode</dt><dd id=\"ov-mode\">")
+			if d.Mode == "lab" {
+				templ_7745c5c3_Err = Welcome().Render(ctx, templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			} else {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"intro\" id=\"intro\"><h1>What you are looking at</h1><p>Every host here is a <strong>tipy</strong> network stack: Ethernet, ARP, IPv4, ICMP, UDP and TCP written from the RFCs. Each decision a stack makes (a frame sent, an ARP entry filled, a TCP state changed, a packet dropped) is an <em>event</em> with a plain explanation and the RFC section behind it.</p><p>Start with a ping from the <a href=\"/sockets\">Sockets</a> page, then watch its frames on <a href=\"/frames\">Frames</a> and the learned address on <a href=\"/arp\">ARP</a>.</p><button type=\"button\" id=\"intro-hide\">Got it, hide this</button></section>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " <div class=\"grid2\"><section><h2>Hosts and links</h2><table class=\"data\" id=\"hosts-table\"><thead><tr><th>host</th><th>MAC</th><th>addresses</th><th>gateway</th><th>MTU</th><th>link</th></tr></thead> <tbody></tbody></table><svg id=\"topology\" class=\"topology\" viewBox=\"0 0 600 170\" role=\"img\" aria-label=\"hosts and links\"></svg><p class=\"muted\">Hosts on the same segment (lan/…) share one Ethernet switch; each line is a host's link, with its impairment when it has one.</p></section><section><h2>Live counters</h2><dl class=\"facts\"><dt>mode</dt><dd id=\"ov-mode\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(d.Mode)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 35, Col: 43}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 37, Col: 43}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</dd><dt>seed</dt><dd id=\"ov-seed\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</dd><dt>seed</dt><dd id=\"ov-seed\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(seedText(d.Seed))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 36, Col: 53}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 38, Col: 53}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</dd><dt>clock</dt><dd id=\"ov-clock\">–</dd><dt>events</dt><dd id=\"ov-events\">0</dd><dt>frames</dt><dd id=\"ov-frames\">0</dd><dt>drops</dt><dd id=\"ov-drops\">0</dd></dl><table class=\"data\" id=\"ov-layers\"><thead><tr><th>layer</th><th>events</th><th>tx</th><th>rx</th><th>drop</th></tr></thead> <tbody></tbody></table></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</dd><dt>clock</dt><dd id=\"ov-clock\">–</dd><dt>events</dt><dd id=\"ov-events\">0</dd><dt>frames</dt><dd id=\"ov-frames\">0</dd><dt>drops</dt><dd id=\"ov-drops\">0</dd></dl><table class=\"data\" id=\"ov-layers\"><thead><tr><th>layer</th><th>events</th><th>tx</th><th>rx</th><th>drop</th></tr></thead> <tbody></tbody></table></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -76,7 +87,7 @@ func Overview(d PageData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -121,7 +132,7 @@ func Frames(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"toolbar\" role=\"toolbar\" aria-label=\"frame list\"><button type=\"button\" id=\"fr-pause\" aria-pressed=\"false\">Pause</button> <span id=\"fr-new\" class=\"badge\" hidden></span> <label>host <select id=\"fr-host\"><option value=\"\">all</option></select></label> <label>protocol <select id=\"fr-proto\"><option value=\"\">all</option> <option>ARP</option><option>ICMP</option><option>UDP</option><option>TCP</option><option>IPv4</option></select></label> <label>direction <select id=\"fr-dir\"><option value=\"\">both</option><option value=\"tx\">sent</option><option value=\"rx\">received</option></select></label> <label>text <input type=\"search\" id=\"fr-text\" placeholder=\"address, port, flags…\"></label> <span id=\"fr-count\" class=\"muted\">0 frames</span></div><p class=\"muted help\">Each row is one Ethernet frame as a host sent (tx) or received (rx) it. Pick a row (or use ↑/↓) to see its fields, bytes and its path up or down the layers. Pausing keeps the list still while new frames are counted.</p><div class=\"frames-layout\"><div class=\"scroll\" id=\"fr-scroll\"><table class=\"data frames\" id=\"frame-list\"><thead><tr><th>No.</th><th>time</th><th>host</th><th>dir</th><th>source</th><th>destination</th><th>protocol</th><th>length</th><th>info</th></tr></thead> <tbody></tbody></table></div><div class=\"detail\"><section><h2>Dissection</h2><div id=\"dissection\" class=\"tree\" role=\"tree\" aria-label=\"dissection\"><p class=\"muted\">Select a frame.</p></div></section><section><h2>Bytes</h2><div id=\"hex\" class=\"hex\" aria-label=\"bytes\"></div></section><section><h2>Path through the stack</h2><p class=\"muted help\">What each layer of each host did with this frame, in order, and why.</p><ol id=\"frame-path\" class=\"path\"></ol></section></div></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"toolbar\" role=\"toolbar\" aria-label=\"frame list\"><button type=\"button\" id=\"fr-pause\" aria-pressed=\"false\">Pause</button> <span id=\"fr-new\" class=\"badge\" hidden></span> <label>host <select id=\"fr-host\"><option value=\"\">all</option></select></label> <label>protocol <select id=\"fr-proto\"><option value=\"\">all</option> <option>ARP</option><option>ICMP</option><option>UDP</option><option>TCP</option><option>IPv4</option></select></label> <label>direction <select id=\"fr-dir\"><option value=\"\">both</option><option value=\"tx\">sent</option><option value=\"rx\">received</option></select></label> <label>text <input type=\"search\" id=\"fr-text\" placeholder=\"address, port, flags…\"></label> <span id=\"fr-count\" class=\"muted\">0 frames</span> <span id=\"fr-pointer\" class=\"chips\"></span></div><p class=\"muted help\">Each row is one Ethernet frame as a host sent (tx) or received (rx) it. Pick a row (or use ↑/↓) to see its fields, bytes and its path up or down the layers. Pausing keeps the list still while new frames are counted.</p><div class=\"frames-layout\"><div class=\"scroll\" id=\"fr-scroll\"><table class=\"data frames\" id=\"frame-list\"><thead><tr><th>No.</th><th>time</th><th>host</th><th>dir</th><th>source</th><th>destination</th><th>protocol</th><th>length</th><th>info</th></tr></thead> <tbody></tbody></table></div><div class=\"detail\"><section><h2>Dissection</h2><div id=\"dissection\" class=\"tree\" role=\"tree\" aria-label=\"dissection\"><p class=\"muted\">Select a frame.</p></div></section><section><h2>Bytes</h2><div id=\"hex\" class=\"hex\" aria-label=\"bytes\"></div></section><section><h2>Path through the stack</h2><p class=\"muted help\">What each layer of each host did with this frame, in order, and why.</p><ol id=\"frame-path\" class=\"path\"></ol></section></div></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -165,7 +176,7 @@ func ARP(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"help\">ARP (RFC 826) finds the Ethernet address of an IPv4 neighbour: a host broadcasts \"who has 192.168.2.20?\" and the owner answers. Until the answer comes, datagrams wait in the entry's queue. Entries age out and are refreshed; probes and announcements (RFC 5227) check that no one else uses our address.</p><div class=\"grid2\"><section><h2>Caches</h2><div id=\"arp-tables\"></div></section><section><h2>ARP events</h2><ol id=\"arp-events\" class=\"events\"></ol></section></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"help\">ARP (RFC 826) finds the Ethernet address of an IPv4 neighbour: a host broadcasts \"who has 192.168.2.20?\" and the owner answers. Until the answer comes, datagrams wait in the entry's queue. Entries age out and are refreshed; probes and announcements (RFC 5227) check that no one else uses our address.</p><div class=\"grid2\"><section><h2>Caches</h2><div id=\"arp-tables\"></div></section><section><h2>ARP events</h2><ol id=\"arp-events\" class=\"events\"></ol></section></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -210,7 +221,7 @@ func TCP(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"grid-tcp\"><section><h2>Connections</h2><ul id=\"tcp-conns\" class=\"conns\" aria-label=\"connections\"></ul><p class=\"muted help\">Open one from the <a href=\"/sockets\">Sockets</a> page: create a stream socket on tipy and connect it to 192.168.2.20 port 7 (echo).</p><h2>State</h2><div id=\"tcp-state\" class=\"muted\">no connection selected</div><svg id=\"tcp-diagram\" class=\"diagram\" viewBox=\"0 0 420 400\" role=\"img\" aria-label=\"TCP state diagram\"></svg><p class=\"muted help\">The lit box is the connection's state now (RFC 9293 §3.3.2); the numbered arrows are the transitions it went through.</p><ol id=\"tcp-trail\" class=\"events\"></ol></section><section><h2>Congestion window and friends</h2><p class=\"muted help\">cwnd is how many bytes the sender allows itself in flight (RFC 5681); ssthresh is where slow start stops doubling; flight is what is sent and not yet acknowledged; the peer window is what the receiver can take. Red marks are retransmissions, orange recovery, black timeouts.</p><div id=\"graph-cwnd\" class=\"graph\" data-points=\"0\"></div><p class=\"muted help\">SRTT is the smoothed round-trip time, RTO the retransmission timeout computed from it (RFC 6298).</p><div id=\"graph-rtt\" class=\"graph\"></div><h2>Time-sequence (Stevens)</h2><p class=\"muted help\">Each dot is a segment sent: its time across, its sequence number up. The green line is what the receiver has acknowledged. A steady slope is a steady rate; a red bar below the top is a retransmission.</p><svg id=\"stevens\" class=\"stevens\" viewBox=\"0 0 600 220\" role=\"img\" aria-label=\"time-sequence graph\"></svg><h2>Ladder</h2><p class=\"muted help\">One line per side, time down the page, one arrow per segment.</p><svg id=\"ladder\" class=\"ladder\" viewBox=\"0 0 600 300\" role=\"img\" aria-label=\"ladder diagram\"></svg></section></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<div class=\"grid-tcp\"><section><h2>Connections</h2><ul id=\"tcp-conns\" class=\"conns\" aria-label=\"connections\"></ul><p class=\"muted help\">Open one from the <a href=\"/sockets\">Sockets</a> page: create a stream socket on tipy and connect it to 192.168.2.20 port 7 (echo).</p><h2>State</h2><div id=\"tcp-state\" class=\"muted\">no connection selected</div><svg id=\"tcp-diagram\" class=\"diagram\" viewBox=\"0 0 420 400\" role=\"img\" aria-label=\"TCP state diagram\"></svg><p class=\"muted help\">The lit box is the connection's state now (RFC 9293 §3.3.2); the numbered arrows are the transitions it went through.</p><ol id=\"tcp-trail\" class=\"events\"></ol></section><section><h2>Congestion window and friends</h2><p class=\"muted help\">cwnd is how many bytes the sender allows itself in flight (RFC 5681); ssthresh is where slow start stops doubling; flight is what is sent and not yet acknowledged; the peer window is what the receiver can take. Red marks are retransmissions, orange recovery, black timeouts.</p><div id=\"graph-cwnd\" class=\"graph\" data-points=\"0\"></div><p class=\"muted help\">SRTT is the smoothed round-trip time, RTO the retransmission timeout computed from it (RFC 6298).</p><div id=\"graph-rtt\" class=\"graph\"></div><h2>Time-sequence (Stevens)</h2><p class=\"muted help\">Each dot is a segment sent: its time across, its sequence number up. The green line is what the receiver has acknowledged. A steady slope is a steady rate; a red bar below the top is a retransmission.</p><svg id=\"stevens\" class=\"stevens\" viewBox=\"0 0 600 220\" role=\"img\" aria-label=\"time-sequence graph\"></svg><h2>Ladder</h2><p class=\"muted help\">One line per side, time down the page, one arrow per segment.</p><svg id=\"ladder\" class=\"ladder\" viewBox=\"0 0 600 300\" role=\"img\" aria-label=\"ladder diagram\"></svg></section></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -254,7 +265,7 @@ func Sockets(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<p class=\"help\">Drive the socket API of any host, as a program would: create a socket, bind, connect, listen, accept, send, receive, shut down, set options, close. Each call is one REST request; its answer (or the API's error) is shown exactly as it came back.</p><div class=\"grid2\"><form id=\"console\" class=\"console\" autocomplete=\"off\"><label>host <select id=\"cs-host\" name=\"host\"></select></label> <label>operation <select id=\"cs-op\" name=\"op\"><option value=\"create\">create</option> <option value=\"bind\">bind</option> <option value=\"connect\">connect</option> <option value=\"listen\">listen</option> <option value=\"accept\">accept</option> <option value=\"send\">send</option> <option value=\"recv\">recv</option> <option value=\"sendto\">sendto</option> <option value=\"recvfrom\">recvfrom</option> <option value=\"shutdown\">shutdown</option> <option value=\"setsockopt\">setsockopt</option> <option value=\"close\">close</option> <option value=\"ping\">ping</option></select></label> <label>socket <input id=\"cs-id\" name=\"id\" size=\"4\" placeholder=\"id\"></label> <label>type <select id=\"cs-type\" name=\"type\"><option>stream</option><option>dgram</option><option>raw</option></select></label> <label>address <input id=\"cs-addr\" name=\"address\" value=\"192.168.2.20\"></label> <label>port <input id=\"cs-port\" name=\"port\" value=\"7\" size=\"6\"></label> <label>text <input id=\"cs-text\" name=\"text\" value=\"hello\"></label> <label>backlog / max / timeout <input id=\"cs-num\" name=\"num\" size=\"8\" placeholder=\"number\"></label> <label>shutdown <select id=\"cs-how\" name=\"how\"><option>SHUT_WR</option><option>SHUT_RD</option><option>SHUT_RDWR</option></select></label> <label>option <input id=\"cs-opt\" name=\"opt\" value=\"TCP_NODELAY\"></label> <label>value (JSON) <input id=\"cs-val\" name=\"val\" value=\"true\"></label><p id=\"cs-hint\" class=\"wide muted help\" aria-live=\"polite\"></p><label class=\"wide\">raw JSON body (optional, overrides the fields) <textarea id=\"cs-body\" name=\"body\" rows=\"2\"></textarea></label> <button type=\"submit\" id=\"cs-run\">Run</button></form><section><h2>Sockets of this host</h2><table class=\"data\" id=\"cs-sockets\"><thead><tr><th>id</th><th>type</th><th>state</th><th>local</th><th>remote</th></tr></thead> <tbody></tbody></table></section></div><h2>Results</h2><ol id=\"cs-log\" class=\"log\" aria-live=\"polite\"></ol>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<p class=\"help\">Drive the socket API of any host, as a program would: create a socket, bind, connect, listen, accept, send, receive, shut down, set options, close. Each call is one REST request; its answer (or the API's error) is shown exactly as it came back.</p><div class=\"grid2\"><form id=\"console\" class=\"console\" autocomplete=\"off\"><label>host <select id=\"cs-host\" name=\"host\"></select></label> <label>operation <select id=\"cs-op\" name=\"op\"><option value=\"create\">create</option> <option value=\"bind\">bind</option> <option value=\"connect\">connect</option> <option value=\"listen\">listen</option> <option value=\"accept\">accept</option> <option value=\"send\">send</option> <option value=\"recv\">recv</option> <option value=\"sendto\">sendto</option> <option value=\"recvfrom\">recvfrom</option> <option value=\"shutdown\">shutdown</option> <option value=\"setsockopt\">setsockopt</option> <option value=\"close\">close</option> <option value=\"ping\">ping</option></select></label> <label>socket <input id=\"cs-id\" name=\"id\" size=\"4\" placeholder=\"id\"></label> <label>type <select id=\"cs-type\" name=\"type\"><option>stream</option><option>dgram</option><option>raw</option></select></label> <label>address <input id=\"cs-addr\" name=\"address\" value=\"192.168.2.20\"></label> <label>port <input id=\"cs-port\" name=\"port\" value=\"7\" size=\"6\"></label> <label>text <input id=\"cs-text\" name=\"text\" value=\"hello\"></label> <label>backlog / max / timeout <input id=\"cs-num\" name=\"num\" size=\"8\" placeholder=\"number\"></label> <label>shutdown <select id=\"cs-how\" name=\"how\"><option>SHUT_WR</option><option>SHUT_RD</option><option>SHUT_RDWR</option></select></label> <label>option <input id=\"cs-opt\" name=\"opt\" value=\"TCP_NODELAY\"></label> <label>value (JSON) <input id=\"cs-val\" name=\"val\" value=\"true\"></label><p id=\"cs-hint\" class=\"wide muted help\" aria-live=\"polite\"></p><label class=\"wide\">raw JSON body (optional, overrides the fields) <textarea id=\"cs-body\" name=\"body\" rows=\"2\"></textarea></label> <button type=\"submit\" id=\"cs-run\">Run</button></form><section><h2>Sockets of this host</h2><table class=\"data\" id=\"cs-sockets\"><thead><tr><th>id</th><th>type</th><th>state</th><th>local</th><th>remote</th></tr></thead> <tbody></tbody></table></section></div><h2>Results</h2><ol id=\"cs-log\" class=\"log\" aria-live=\"polite\"></ol>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -299,7 +310,7 @@ func Network(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<p class=\"help\">The route table decides where each datagram goes: the longest matching prefix wins (RFC 1812 §5.2.4.3). Counters show what each layer received, sent and dropped, with the reason for every drop.</p><div id=\"net-hosts\"></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<p class=\"help\">The route table decides where each datagram goes: the longest matching prefix wins (RFC 1812 §5.2.4.3). Counters show what each layer received, sent and dropped, with the reason for every drop.</p><div id=\"net-hosts\"></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -343,7 +354,7 @@ func Recordings(d PageData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<p class=\"help\">A recording writes every event (with the frames' bytes) to a trace file. Download it, or its frames as pcapng for Wireshark. Open a trace to play it back here: every page then shows the trace instead of the live network, one event at a time if you like.</p><div class=\"grid2\"><section><h2>Record</h2><div class=\"toolbar\"><button type=\"button\" id=\"rec-start\">Start recording</button> <button type=\"button\" id=\"rec-stop\" disabled>Stop</button> <span id=\"rec-status\" role=\"status\" class=\"muted\"></span></div><table class=\"data\" id=\"rec-list\"><thead><tr><th>id</th><th>state</th><th>events</th><th>bytes</th><th>download</th></tr></thead> <tbody></tbody></table></section><section><h2>Play back</h2><label>open a trace file <input type=\"file\" id=\"rep-file\" accept=\".jsonl,.json,.trace,application/x-ndjson\"></label><ul id=\"rep-list\" class=\"conns\"></ul><p class=\"muted help\">After opening, use the bar at the top: play, pause, step one event (keys , and .), speed, seek, or jump to the next retransmission or drop. Other pages follow the same replay through the link.</p></section></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<p class=\"help\">A recording writes every event (with the frames' bytes) to a trace file. Download it, or its frames as pcapng for Wireshark. Open a trace to play it back here: every page then shows the trace instead of the live network, one event at a time if you like.</p><div class=\"grid2\"><section><h2>Record</h2><div class=\"toolbar\"><button type=\"button\" id=\"rec-start\">Start recording</button> <button type=\"button\" id=\"rec-stop\" disabled>Stop</button> <span id=\"rec-status\" role=\"status\" class=\"muted\"></span></div><table class=\"data\" id=\"rec-list\"><thead><tr><th>id</th><th>state</th><th>events</th><th>bytes</th><th>download</th></tr></thead> <tbody></tbody></table></section><section><h2>Play back</h2><label>open a trace file <input type=\"file\" id=\"rep-file\" accept=\".jsonl,.json,.trace,application/x-ndjson\"></label><ul id=\"rep-list\" class=\"conns\"></ul><p class=\"muted help\">After opening, use the bar at the top: play, pause, step one event (keys , and .), speed, seek, or jump to the next retransmission or drop. Other pages follow the same replay through the link.</p></section></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -376,7 +387,93 @@ func Impairments() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<section id=\"impairments\"><h2>Link impairments</h2><p class=\"muted help\">A link can lose, delay, jitter, duplicate, reorder, corrupt or rate-limit the frames that cross it, like a bad cable or a busy Wi-Fi. Give a spec such as <code>loss=5%,delay=10ms</code> (or <code>none</code> to clear it) and watch how ARP retries and TCP recovers. \"in\" is from the host into the network, \"out\" is towards the host.</p><form id=\"imp-form\" class=\"toolbar\"><label>link <select id=\"imp-link\" required></select></label> <label>direction <select id=\"imp-dir\"><option value=\"both\">both</option> <option value=\"in\">in</option> <option value=\"out\">out</option></select></label> <label>spec <input type=\"text\" id=\"imp-spec\" placeholder=\"loss=5%,delay=10ms\" spellcheck=\"false\"></label> <button type=\"submit\" id=\"imp-apply\">Apply</button></form><p id=\"imp-error\" class=\"error\" role=\"alert\"></p><table class=\"data\" id=\"imp-links\"><thead><tr><th>link</th><th>in</th><th>out</th></tr></thead> <tbody></tbody></table></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<section id=\"impairments\"><h2>Link impairments</h2><p class=\"muted help\">A link can lose, delay, jitter, duplicate, reorder, corrupt or rate-limit the frames that cross it, like a bad cable or a busy Wi-Fi. Give a spec such as <code>loss=5%,delay=10ms</code> (or <code>none</code> to clear it) and watch how ARP retries and TCP recovers. \"in\" is from the host into the network, \"out\" is towards the host.</p><form id=\"imp-form\" class=\"toolbar\"><label>link <select id=\"imp-link\" required></select></label> <label>direction <select id=\"imp-dir\"><option value=\"both\">both</option> <option value=\"in\">in</option> <option value=\"out\">out</option></select></label> <label>spec <input type=\"text\" id=\"imp-spec\" placeholder=\"loss=5%,delay=10ms\" spellcheck=\"false\"></label> <button type=\"submit\" id=\"imp-apply\">Apply</button></form><p id=\"imp-error\" class=\"error\" role=\"alert\"></p><table class=\"data\" id=\"imp-links\"><thead><tr><th>link</th><th>in</th><th>out</th></tr></thead> <tbody></tbody></table></section>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		return nil
+	})
+}
+
+// Welcome is the first thing a newcomer sees in the lab: what the four hosts
+// are, how to drive the clock, and a first experiment to run. The script
+// hides it once dismissed (localStorage) and the header's "Start here" link
+// brings it back.
+func Welcome() templ.Component {
+	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
+		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
+			return templ_7745c5c3_CtxErr
+		}
+		templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
+		if !templ_7745c5c3_IsBuffer {
+			defer func() {
+				templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err == nil {
+					templ_7745c5c3_Err = templ_7745c5c3_BufErr
+				}
+			}()
+		}
+		ctx = templ.InitializeContext(ctx)
+		ctx = templ.ClearChildren(ctx)
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<section class=\"intro welcome\" id=\"intro\" aria-labelledby=\"intro-title\"><h1 id=\"intro-title\">What you are looking at</h1><div class=\"welcome-cols\"><div><p><strong>Four hosts on a virtual network</strong>, each running the <strong>tipy</strong> stack (Ethernet, ARP, IPv4, ICMP, UDP and TCP written from the RFCs), all inside this process:</p><ul class=\"welcome-hosts\"><li><span class=\"tag\">tipy</span> 192.168.2.7 talks to <span class=\"tag\">peer</span> 192.168.2.20 on the LAN (one Ethernet switch);</li><li><span class=\"tag\">gw</span> 192.168.2.1 routes between the LAN and a second network, where <span class=\"tag\">far</span> 10.0.5.10 lives;</li><li>peer and far run small servers: echo, discard, daytime, chargen and HTTP.</li></ul><p>Every decision a stack makes (a frame sent, an ARP entry filled, a TCP state changed, a packet dropped) is an <em>event</em> with a plain explanation and the RFC section behind it.</p></div><div><p><strong>Time is virtual.</strong> The blue bar above is the lab's clock: <em>Pause</em> stops it, <em>Step one event</em> runs exactly one scheduled event, and <em>speed</em> slows it down (0.1×) to watch a handshake unfold, or runs it as fast as possible. The same seed always gives the same run.</p><p><strong>Try an experiment first:</strong> tipy forgets peer's Ethernet address and sends three datagrams at once. They wait in a queue while an ARP request asks who has 192.168.2.20, and leave in order when the answer comes. The <a href=\"/experiments\">Experiments</a> page has more, from the wire up to TCP.</p><p class=\"welcome-actions\"><button type=\"button\" id=\"welcome-run\" class=\"primary\">Run the ARP experiment</button> <button type=\"button\" id=\"intro-hide\">Got it, hide this</button> <span id=\"welcome-error\" class=\"error\" role=\"alert\"></span></p></div></div></section>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		return nil
+	})
+}
+
+// Experiments lists the lab's guided experiments by topic; the script
+// (static/src/pages/experiments.js) draws each card from the API: run it,
+// follow its steps and its proofs as they are seen, then open the events
+// that proved it.
+func Experiments(d PageData) templ.Component {
+	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
+		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
+			return templ_7745c5c3_CtxErr
+		}
+		templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
+		if !templ_7745c5c3_IsBuffer {
+			defer func() {
+				templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err == nil {
+					templ_7745c5c3_Err = templ_7745c5c3_BufErr
+				}
+			}()
+		}
+		ctx = templ.InitializeContext(ctx)
+		ctx = templ.ClearChildren(ctx)
+		templ_7745c5c3_Var20 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
+			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
+			if !templ_7745c5c3_IsBuffer {
+				defer func() {
+					templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
+					if templ_7745c5c3_Err == nil {
+						templ_7745c5c3_Err = templ_7745c5c3_BufErr
+					}
+				}()
+			}
+			ctx = templ.InitializeContext(ctx)
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<h1>Experiments</h1><p class=\"help\">Each experiment sets up one mechanism of the stack on the lab's hosts, through the same socket API a program would use, and names the events that prove it happened. Press <strong>Run</strong>: its steps appear as they happen, and each proof gets a ✓ when its event is seen (✗ if the run ends without it). The links open the event that proved it on the Frames page, and the pages to look at while it runs. Experiments share the lab, so one runs at a time; the lab bar's speed applies (slow it down to watch, or speed it up).</p>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			if d.Mode != "lab" {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<p class=\"muted\" id=\"exp-nolab\">Experiments run in the lab only: start tipyweb without --tap (and without a trace to replay).</p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, " <p id=\"exp-error\" class=\"error\" role=\"alert\"></p><div id=\"exp-list\"></div>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			return nil
+		})
+		templ_7745c5c3_Err = Layout(d, "Experiments").Render(templ.WithChildren(ctx, templ_7745c5c3_Var20), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

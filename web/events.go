@@ -94,6 +94,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c.sub = s.cfg.Bus.Subscribe(f, s.cfg.EventQueue)
 	}
+	// On a TAP host, which runs at wall speed, a live view samples: while
+	// its queue is full the stack does not build events for it, and a gap
+	// event says when building paused (observe.Subscription.SetSampling).
+	// The lab's virtual time is paced for watching: its stream stays
+	// complete, every missed event counted.
+	if s.cfg.Mode == ModeTAP {
+		c.sub.SetSampling(true)
+	}
 	defer c.sub.Close()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 	if err != nil {

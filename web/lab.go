@@ -78,8 +78,19 @@ func (l *VirtualLab) Pause() { l.loop.Pause() }
 // Resume restarts the clock.
 func (l *VirtualLab) Resume() { l.loop.Resume() }
 
-// Step runs one event of the paused clock.
-func (l *VirtualLab) Step() { l.loop.StepOnce() }
+// Step runs one event of the paused clock and waits (up to a second) until
+// it has run, so the state that follows shows it. With no event armed there
+// is nothing to run, and Step returns at once.
+func (l *VirtualLab) Step() {
+	before := l.loop.Executed()
+	l.loop.StepOnce()
+	for deadline := time.Now().Add(time.Second); l.loop.Executed() == before && time.Now().Before(deadline); {
+		if !l.loop.HasEvents() {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
 
 // SetSpeed sets the clock's speed.
 func (l *VirtualLab) SetSpeed(f float64) error {

@@ -131,6 +131,13 @@ var operations = []op{
 			"rate_bps": integer(""), "queue_bytes": integer(""), "loss": number("fraction"), "delay_ms": number(""), "jitter_ms": number(""), "reorder": number("fraction"),
 			"reorder_delay_ms": number(""), "dup": number("fraction"), "corrupt": number("fraction"), "corrupt_bits": integer(""),
 			"burst": obj(schema{"p": number(""), "r": number(""), "loss_bad": number(""), "loss_good": number("")})}), errors: []int{404}},
+	{method: "GET", path: "/experiments", tag: "experiments", summary: "The lab's guided experiments, from the wire up, each with its last run (404 outside lab mode)", ok: 200,
+		resp: obj(schema{"experiments": array(ref("Experiment"))}), errors: []int{404}},
+	{method: "GET", path: "/experiments/{id}", tag: "experiments", summary: "One experiment and its last run: status, steps, each proof with the seqs of the events that proved it", ok: 200,
+		resp: ref("Experiment"), errors: []int{404}},
+	{method: "POST", path: "/experiments", tag: "experiments", summary: "Run an experiment: 202 with the run started; with wait, 201 with the finished run (202 if it is still running when the wait ends); 409 busy while another runs", ok: 202,
+		resp: ref("Run"), body: obj(schema{"id": str("the experiment, e.g. arp-queue"), "wait": boolean("return the finished run"),
+			"timeout_ms": integer("with wait: the longest wait in milliseconds of wall time, within the server's limit")}, "id"), errors: []int{404, 409}},
 
 	{method: "POST", path: "/recordings", tag: "recordings", summary: "Start recording the events (optionally filtered) to a trace", ok: 201, resp: ref("Recording"),
 		body: obj(schema{"note": str(""), "hosts": str("comma-separated"), "layers": str("comma-separated"), "kinds": str("comma-separated"), "conn": str("")}), errors: []int{409}},
@@ -155,7 +162,7 @@ var operations = []op{
 }
 
 var components = schema{
-	"Error": obj(schema{"error": obj(schema{"code": str("POSIX errno name (ECONNREFUSED) or bad_request, not_found, unauthorized, forbidden, conflict, internal"), "message": str("")}, "code", "message")}, "error"),
+	"Error": obj(schema{"error": obj(schema{"code": str("POSIX errno name (ECONNREFUSED) or bad_request, not_found, unauthorized, forbidden, conflict, busy, internal"), "message": str("")}, "code", "message")}, "error"),
 	"Host": obj(schema{"name": str(""), "mac": str(""), "addresses": array(str("A/N")), "gateway": str(""), "mtu": integer(""), "link": str(""), "live": boolean("a stack the API drives"),
 		"interfaces": array(obj(schema{"name": str(""), "mac": str(""), "address": str(""), "address_state": str("tentative, preferred, conflict"), "mtu": integer(""), "link": str(""), "groups": array(str(""))}))}),
 	"Socket": obj(schema{"id": integer(""), "type": str(""), "protocol": integer(""), "state": str(""), "local": str(""), "remote": str(""), "timeout_ms": nullable(integer("null: blocking")),
@@ -167,13 +174,23 @@ var components = schema{
 	"Link":     obj(schema{"name": str(""), "in": str("impairment spec"), "out": str("impairment spec"), "stats": openObj("port counters")}),
 	"Recording": obj(schema{"id": str(""), "note": str(""), "running": boolean(""), "started": str("date-time"), "stopped": str("date-time"), "events": integer(""), "missed": integer(""),
 		"bytes": integer(""), "filter": openObj(""), "error": str("")}),
+	"Experiment": obj(schema{"id": str("URL-safe name"), "title": str(""), "topic": str("Ethernet, ARP, IPv4, ICMP, UDP, raw, TCP"), "explain": str("what happens and why"),
+		"look":     array(obj(schema{"page": str("overview, frames, arp, tcp, sockets, routes"), "host": str("the host to select there"), "layers": str("comma-separated layer filter (frames)"), "text": str("what to see there")})),
+		"proof":    array(ref("Proof")),
+		"last_run": nullable(ref("Run"))}),
+	"Proof": obj(schema{"text": str("what this event proves"), "host": str(""), "layer": str(""), "kind": str(""), "reason": str(""), "summary": str("a substring of the summary"),
+		"field": str("a key of the event's fields"), "field_value": str("its value"), "count": integer("matching events needed (1 when absent)")}),
+	"Run": obj(schema{"run": integer("run number"), "experiment": str(""), "status": str("running, passed, failed"), "error": str("why it failed"), "steps": array(str("one step of the run, in order")),
+		"proofs": array(schema{"allOf": []schema{ref("Proof"), obj(schema{"seen": integer("matching events counted"), "seqs": array(integer("seq of a matching event")),
+			"event": str("summary of the first"), "event_host": str("its host"), "passed": boolean("")})}}),
+		"first_seq": integer("first event of the run"), "last_seq": integer("last event seen when it ended"), "start_ns": integer("lab clock at the start"), "end_ns": integer("lab clock at the end")}),
 	"Replay": obj(schema{"id": str(""), "name": str(""), "header": openObj("trace header"), "events": integer(""), "frames": integer(""), "first_ns": integer(""), "last_ns": integer(""), "gaps": integer(""), "skipped": integer("")}),
 	"Event": obj(schema{"seq": integer(""), "t_ns": integer(""), "host": str(""), "layer": str(""), "kind": str(""), "summary": str(""), "conn": str(""), "explain": str(""), "rfc": str(""),
 		"reason": str(""), "fields": openObj(""), "frame": str("base64 (trace files and replays only)"), "has_frame": boolean("streamed events: fetch it from /frames/{seq}"), "coalesced": integer("samples merged into this one")}),
 }
 
 var errorText = map[int]string{400: "bad request: malformed JSON, unknown field, wrong type, body too large, bad value", 401: "missing or wrong token",
-	403: "forbidden", 404: "unknown host, socket, entry or endpoint", 408: "timeout: ETIMEDOUT or EAGAIN", 409: "wrong state",
+	403: "forbidden", 404: "unknown host, socket, entry, experiment or endpoint", 408: "timeout: ETIMEDOUT or EAGAIN", 409: "wrong state (busy: another experiment is running)",
 	500: "internal error", 502: "the network answered with a failure (ECONNREFUSED, EHOSTUNREACH, ...)"}
 
 func (o op) operation() schema {

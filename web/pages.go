@@ -18,21 +18,23 @@ const maxSummaries = 512
 
 // pageComponents maps each page of the dashboard to its component.
 var pageComponents = map[string]func(templates.PageData) templ.Component{
-	"overview":   templates.Overview,
-	"frames":     templates.Frames,
-	"arp":        templates.ARP,
-	"tcp":        templates.TCP,
-	"sockets":    templates.Sockets,
-	"network":    templates.Network,
-	"recordings": templates.Recordings,
+	"overview":    templates.Overview,
+	"experiments": templates.Experiments,
+	"frames":      templates.Frames,
+	"arp":         templates.ARP,
+	"tcp":         templates.TCP,
+	"sockets":     templates.Sockets,
+	"network":     templates.Network,
+	"recordings":  templates.Recordings,
 }
 
 // pages returns the dashboard's handler: one route per page of
-// templates.Nav, the embedded assets under /static/, and two helpers of the
-// pages under /ui/ (frame summaries for the live list, dissection of
-// replayed frames). The API's router sends it what the API does not route,
-// so the token check applies to it too; what the dashboard does not route
-// either gets the API's JSON errors.
+// templates.Nav, the embedded assets under /static/, and three helpers of
+// the pages under /ui/ (frame summaries for the live list, dissection of
+// replayed frames, events by seq for the rows an experiment points at). The
+// API's router sends it what the API does not route, so the token check
+// applies to it too; what the dashboard does not route either gets the
+// API's JSON errors.
 func (s *Server) pages(notFound, notAllowed http.HandlerFunc) http.HandlerFunc {
 	r := chi.NewRouter()
 	r.NotFound(notFound)
@@ -52,6 +54,7 @@ func (s *Server) pages(notFound, notAllowed http.HandlerFunc) http.HandlerFunc {
 	})
 	r.Get("/ui/frames", s.h(s.frameSummaries))
 	r.Post("/ui/dissect", s.h(s.dissectFrames))
+	r.Get("/ui/events", s.h(s.eventsBySeq))
 	return r.ServeHTTP
 }
 

@@ -96,6 +96,7 @@ type Server struct {
 	frames  *frameStore
 	recs    *recordings
 	replays *replayStore
+	proofs  proofEvents // the events that proved each experiment's last run
 
 	ctx    context.Context // ends at Close: event streams stop
 	cancel context.CancelFunc
@@ -260,6 +261,9 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.Post("/restart", s.h(s.labRestart))
 		r.Put("/links/{link}/impairment", s.h(s.labImpair))
 	})
+	r.Get("/experiments", s.h(s.listExperiments))
+	r.Post("/experiments", s.h(s.startExperiment))
+	r.Get("/experiments/{id}", s.h(s.getExperiment))
 	r.Post("/recordings", s.h(s.startRecording))
 	r.Get("/recordings", s.h(s.listRecordings))
 	r.Get("/recordings/{id}", s.h(s.getRecording))

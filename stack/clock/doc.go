@@ -20,4 +20,7 @@
 //
 // [NewRand] derives independent, reproducible random sources from one seed,
 // so that ISNs, IP IDs, ephemeral ports and link impairments are all seeded.
+//
+// Package stack/host makes and drives the loops: a Wall for a host on a TAP
+// device, one Virtual for a whole virtual network.
 package clock

@@ -61,6 +61,13 @@ func (v *Virtual) Call(f func()) {
 // Executed returns how many events have run.
 func (v *Virtual) Executed() uint64 { return v.ran.Load() }
 
+// HasEvents reports whether an event is armed.
+func (v *Virtual) HasEvents() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.peekLocked() != nil
+}
+
 // OnEvent sets a function called (on the loop, after the event) with the time
 // of every event that runs. Set it before running.
 func (v *Virtual) OnEvent(f func(Time)) { v.onEvent = f }

@@ -47,26 +47,66 @@ type Config struct {
 	Impair tap.Impairment
 	// Services are built-in servers to start (services.Names), or nil.
 	Services []string
+	// Tune, when set, is called with the stack configuration before the
+	// stack is made, to tune ARP, IPv4 or anything else (as
+	// HostConfig.Config does in a virtual network).
+	Tune func(*stack.Config)
 }
 
-// Host is one running tipy stack. It embeds the [stack.Stack], so every
-// socket call is a method of Host: Socket, Listen, DialContext, DialTCP,
-// DialUDP, ListenPacket, Ping.
+// Host is one running tipy stack. It embeds the [stack.Stack], so the
+// stack's whole API is a method of Host. The calls that open sockets
+// (Socket, Listen, ListenPacket, DialContext, DialTCP, DialUDP) and Ping are
+// Host's own: the stack's, except that they fail with ErrClosed once the
+// host is closed and that those that wait end when it closes. Dial,
+// ListenTCP and ListenUDP take string addresses, as package net does.
+//
+// Socket calls may come from any goroutine; the rest of the stack's state
+// (ARP table, routes, counters) belongs to its loop: reach it inside
+// [stack.Stack.Call].
 type Host struct {
 	*stack.Stack
 	services     *services.Set
 	wantServices []string   // started by Network.Start
 	stop         func()     // stops the loop's driver, if the host owns one
 	done         chan error // the driver's result
-	closeMu      sync.Mutex
-	closed       bool
+
+	// mu is held for reading while a call opens a socket, for writing when
+	// Close marks the host closed: a socket is either opened before Close
+	// closes every socket, or refused.
+	mu     sync.RWMutex
+	closed bool
+	ctx    context.Context // ends when the host closes; blocking calls end with it
+	cancel context.CancelFunc
 }
 
-// ErrClosed is returned by calls on a closed host or network.
+// newHost wraps a stack.
+func newHost(s *stack.Stack) *Host {
+	h := &Host{Stack: s}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h
+}
+
+// markClosed marks the host closed and reports whether it was open.
+func (h *Host) markClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.closed = true
+	h.cancel()
+	return true
+}
+
+// ErrClosed is returned, possibly wrapped, by calls on a closed host or
+// network.
 var ErrClosed = errors.New("host: closed")
 
-// Start creates a host on a TAP device (or cfg.Link) and starts it on
-// wall-clock time. Close stops it and closes its link.
+// Start creates a host on a TAP device (or cfg.Link) and starts it: on
+// wall-clock time, driven by a goroutine of its own, unless cfg.Loop is
+// given (then whoever owns that loop drives it). Its address is usable once
+// the RFC 5227 probes are done; [Host.WaitReady] waits for that. Close stops
+// it and closes its link.
 func Start(cfg Config) (*Host, error) {
 	if cfg.Name == "" {
 		cfg.Name = "tipy"
@@ -109,12 +149,16 @@ func Start(cfg Config) (*Host, error) {
 		}
 		link = imp
 	}
-	s, err := stack.New(stack.Config{Name: cfg.Name, MAC: cfg.MAC, Addr: cfg.Addr, Gateway: cfg.Gateway, MTU: cfg.MTU, Seed: cfg.Seed}, link, loop, bus)
+	scfg := stack.Config{Name: cfg.Name, MAC: cfg.MAC, Addr: cfg.Addr, Gateway: cfg.Gateway, MTU: cfg.MTU, Seed: cfg.Seed}
+	if cfg.Tune != nil {
+		cfg.Tune(&scfg)
+	}
+	s, err := stack.New(scfg, link, loop, bus)
 	if err != nil {
 		link.Close()
 		return nil, err
 	}
-	h := &Host{Stack: s}
+	h := newHost(s)
 	if wall != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		h.stop, h.done = cancel, make(chan error, 1)
@@ -143,18 +187,19 @@ func (h *Host) startServices(names []string) error {
 // Services returns the built-in servers running on the host (nil if none).
 func (h *Host) Services() *services.Set { return h.services }
 
-// Close stops the host's services and its loop (if the host started it)
-// and closes its links. Sockets still open fail with errors afterwards.
+// Close stops the host's services, closes its sockets (calls waiting on
+// them return errors at once), stops its loop (if the host started it) and
+// closes its links. Calls on its sockets fail afterwards. The hosts of a
+// virtual network close with it (Network.Close); closing one alone takes it
+// off the network.
 func (h *Host) Close() error {
-	h.closeMu.Lock()
-	defer h.closeMu.Unlock()
-	if h.closed {
+	if !h.markClosed() {
 		return nil
 	}
-	h.closed = true
 	if h.services != nil {
 		h.Call(func() { h.services.Stop(h.Loop().Now()) })
 	}
+	h.Call(func() { h.closeSockets(h.Loop().Now()) })
 	var err error
 	h.Call(func() { err = h.Stack.Close() })
 	if h.stop != nil {
@@ -162,6 +207,15 @@ func (h *Host) Close() error {
 		<-h.done
 	}
 	return err
+}
+
+// closeSockets closes every socket still open on the host, so that calls
+// waiting on them (Accept, Recv, Connect) return instead of waiting for a
+// loop that is about to stop. Loop work.
+func (h *Host) closeSockets(now clock.Time) {
+	for _, so := range h.Sockets() {
+		so.CloseNow(now)
+	}
 }
 
 // StableMAC derives a locally administered unicast MAC address from a name,

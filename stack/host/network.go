@@ -70,6 +70,7 @@ type Network struct {
 	done    chan error
 	started bool
 	closed  bool
+	closing chan struct{} // closed by Close, so that WaitReady gives up
 }
 
 // NewNetwork returns an empty virtual network.
@@ -77,7 +78,7 @@ func NewNetwork(cfg NetworkConfig) *Network {
 	if cfg.MTU == 0 {
 		cfg.MTU = 1500
 	}
-	n := &Network{cfg: cfg, loop: clock.NewVirtual(), sink: observe.Discard, switches: map[string]*tap.Switch{}, hosts: map[string]*Host{}}
+	n := &Network{cfg: cfg, loop: clock.NewVirtual(), sink: observe.Discard, switches: map[string]*tap.Switch{}, hosts: map[string]*Host{}, closing: make(chan struct{})}
 	if cfg.Bus != nil {
 		n.sink = cfg.Bus
 	}
@@ -141,7 +142,7 @@ func (n *Network) AddHost(c HostConfig) (*Host, error) {
 		return nil, err
 	}
 	n.ports = append(n.ports, port)
-	h := &Host{Stack: s}
+	h := newHost(s)
 	n.hosts[c.Name] = h
 	n.order = append(n.order, h)
 	if c.Forwarding {
@@ -246,7 +247,8 @@ func (n *Network) Start() error {
 	return nil
 }
 
-// Close stops every host's services, the clock, and closes every link.
+// Close stops every host's services, closes every socket (calls waiting on
+// them return errors at once), stops the clock, and closes every link.
 func (n *Network) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -254,18 +256,26 @@ func (n *Network) Close() error {
 		return nil
 	}
 	n.closed = true
+	close(n.closing)
 	n.mu.Unlock()
 	var errs []error
+	var open []*Host // hosts not closed one by one before
 	for _, h := range n.order {
+		if h.markClosed() {
+			open = append(open, h)
+		}
+	}
+	for _, h := range open {
 		if h.services != nil {
 			n.loop.Call(func() { errs = append(errs, h.services.Stop(n.loop.Now())) })
 		}
+		n.loop.Call(func() { h.closeSockets(n.loop.Now()) })
 	}
 	if n.cancel != nil {
 		n.cancel()
 		<-n.done
 	}
-	for _, h := range n.order {
+	for _, h := range open {
 		errs = append(errs, h.Stack.Close())
 	}
 	return errors.Join(errs...)

@@ -108,6 +108,28 @@ func (e *Env) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// After runs f on the lab's loop d of lab time from now, and waits until
+// it has run (or ctx ends). Use it for a check or an action that must
+// happen at an exact lab time: between two calls of the experiment's own
+// goroutine, the lab's clock runs on by however long the goroutine waited
+// for the CPU, times the lab's speed.
+func (e *Env) After(ctx context.Context, d time.Duration, f func()) error {
+	done := make(chan struct{})
+	loop := e.Net.Loop()
+	loop.Call(func() {
+		loop.Schedule(loop.Now().Add(d), func() {
+			f()
+			close(done)
+		})
+	})
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Status of a run.
 const (
 	StatusRunning = "running"
@@ -300,6 +322,19 @@ func (r *Runner) run(x *Experiment, run *Run, sub *observe.Subscription, done ch
 		r.mu.Unlock()
 		r.publish(x, "experiment %q: "+strings.ReplaceAll(s, "%", "%%"), observe.KindInfo, map[string]any{"experiment": x.ID, "run": run.ID})
 	}}
+	// Experiments drive the lab from a goroutine of their own, like a
+	// user: a clock running as fast as possible would race ahead of them
+	// between two calls, so a run caps the speed and puts it back after.
+	loop := r.net.Loop()
+	if sp := loop.Speed(); sp == 0 || sp > MaxRunSpeed {
+		loop.SetSpeed(MaxRunSpeed)
+		env.Logf("the lab's clock runs at %v× during the experiment (it was %s)", MaxRunSpeed, speedWords(sp))
+		defer func() {
+			if loop.Speed() == MaxRunSpeed {
+				loop.SetSpeed(sp)
+			}
+		}()
+	}
 	err := env.WaitReady(ctx)
 	if err == nil {
 		err = safeRun(ctx, x, env)
@@ -337,6 +372,16 @@ func (r *Runner) run(x *Experiment, run *Run, sub *observe.Subscription, done ch
 	delete(r.done, run.ID)
 	r.mu.Unlock()
 	close(done)
+}
+
+// MaxRunSpeed is the fastest the lab's clock runs while an experiment runs.
+const MaxRunSpeed = 20.0
+
+func speedWords(sp float64) string {
+	if sp == 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%v×", sp)
 }
 
 // waitTick sleeps a little and reports whether deadline has passed.

@@ -112,3 +112,24 @@ func TestRunnerOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunnerCapsSpeed: an experiment started while the clock runs as fast
+// as possible runs at MaxRunSpeed, and the speed is put back afterwards.
+func TestRunnerCapsSpeed(t *testing.T) {
+	r := startLab(t, 10)
+	r.net.Loop().SetSpeed(0)
+	run, err := r.Start("arp-queue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err = r.Wait(context.Background(), "arp-queue", run.ID)
+	if err != nil || run.Status != StatusPassed {
+		t.Fatalf("%v %+v", err, run)
+	}
+	if !strings.Contains(strings.Join(run.Steps, "\n"), "runs at 20×") {
+		t.Fatalf("steps: %q", run.Steps)
+	}
+	if sp := r.net.Loop().Speed(); sp != 0 {
+		t.Fatalf("speed after the run: %v, want 0 again", sp)
+	}
+}

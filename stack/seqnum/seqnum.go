@@ -1,10 +1,3 @@
-// Package seqnum is TCP sequence-number arithmetic (RFC 9293 §3.4): 32-bit
-// numbers compared modulo 2^32, so that comparisons stay right when the
-// sequence space wraps around.
-//
-// The rule: a is "less than" b when b-a, taken as a signed 32-bit number, is
-// positive. This holds as long as the two numbers are less than 2^31 apart,
-// which TCP's windows guarantee.
 package seqnum
 
 // Value is a sequence number.

@@ -12,4 +12,9 @@
 // Marshal writes a header into the headroom in front of a payload that is
 // already in place, so a frame is built in one buffer without copying the
 // payload.
+//
+// Package stack reads every frame it receives and builds every frame it
+// sends with these types; [Dissect] turns a frame into the tree of fields,
+// with their offsets, that the dashboard shows next to the bytes. The package
+// depends on nothing else of tipy.
 package wire

@@ -1,5 +1,5 @@
 // lab.js: the lab's time controls in the header (pause, resume, one step,
-// speed) and the shared view of GET /api/v1/lab that the Overview's
+// speed, restart from a seed) and the shared view of GET /api/v1/lab that the Overview's
 // impairment form reads too. Shown only in lab mode (the template leaves
 // the bar out otherwise).
 
@@ -35,6 +35,8 @@ export function startLabBar() {
   const step = $('lab-step');
   const speed = $('lab-speed');
   const err = $('lab-error');
+  const seed = $('lab-seed');
+  const restart = $('lab-restart');
   // Errors come from the API verbatim; a successful call clears them.
   const run = async (method, path, body) => {
     try {
@@ -52,6 +54,7 @@ export function startLabBar() {
     pause.setAttribute('aria-pressed', st.paused ? 'true' : 'false');
     step.disabled = !st.paused;
     bar.classList.toggle('paused', st.paused);
+    if (document.activeElement !== seed && seed.dataset.edited !== 'true') seed.value = String(st.seed);
     // Leave the select alone while the user is choosing.
     if (document.activeElement !== speed) {
       const v = String(st.speed);
@@ -61,6 +64,24 @@ export function startLabBar() {
   pause.onclick = () => run('POST', pause.getAttribute('aria-pressed') === 'true' ? 'lab/resume' : 'lab/pause');
   step.onclick = () => run('POST', 'lab/step');
   speed.onchange = () => run('POST', 'lab/speed', { factor: Number(speed.value) });
+  seed.oninput = () => { seed.dataset.edited = 'true'; };
+  // A restart replaces the server's hosts and ends this page's event
+  // stream: the page reloads onto the new lab. first_seq (where the new
+  // lab's events start) is kept for the page and for tests.
+  restart.onclick = async () => {
+    const n = Number(seed.value);
+    if (!Number.isInteger(n) || n < 0) {
+      err.textContent = 'the seed is a whole number, 0 or more';
+      return;
+    }
+    try {
+      const r = await call('POST', 'lab/restart', { seed: n, paused: $('lab-restart-paused').checked });
+      sessionStorage.setItem('tipy.restart', JSON.stringify(r.body));
+      location.reload();
+    } catch (e) {
+      err.textContent = e.message;
+    }
+  };
   const tick = () => refreshLab().catch((e) => { err.textContent = e.message; }).finally(() => setTimeout(tick, POLL_MS));
   tick();
 }

@@ -5,9 +5,15 @@
 import { get } from './api.js';
 
 const RESUME_WINDOW = 3500; // events asked back from the ring: below the server's per-client queue
+const CONTEXT = 300;        // events asked for before the one a page is opened at
 
-/** startLive connects the store to the event stream and keeps it connected. */
-export function startLive(store, onStatus) {
+/**
+ * startLive connects the store to the event stream and keeps it connected.
+ * With from (a seq), the stream starts a little before that event when the
+ * bus's ring still holds it, so a page opened at an older event (an
+ * experiment's proof) shows it in its context.
+ */
+export function startLive(store, onStatus, from = 0) {
   // The first connection asks for a seq far ahead: the server answers with a
   // reset event that names the latest seq and the oldest one its ring
   // holds. The next connection resumes from the recent part of the ring, so
@@ -28,6 +34,7 @@ export function startLive(store, onStatus) {
         const latest = r.kind === 'reset' ? r.seq : 0;
         const oldest = r.fields?.oldest || 1;
         since = Math.max(oldest - 1, latest - RESUME_WINDOW, 0);
+        if (from > 0 && from <= latest) since = Math.min(since, Math.max(oldest - 1, from - 1 - CONTEXT, 0));
         ws.onclose = null;
         ws.close();
         open();

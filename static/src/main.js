@@ -16,8 +16,10 @@ import { arpPage } from './pages/arp.js';
 import { overviewPage } from './pages/overview.js';
 import { networkPage } from './pages/network.js';
 import { recordingsPage } from './pages/recordings.js';
+import { experimentsPage } from './pages/experiments.js';
+import { startPointer, pointerParams } from './pointer.js';
 
-const PAGES = { frames: framesPage, sockets: socketsPage, tcp: tcpPage, arp: arpPage, overview: overviewPage, network: networkPage, recordings: recordingsPage };
+const PAGES = { frames: framesPage, sockets: socketsPage, tcp: tcpPage, arp: arpPage, overview: overviewPage, network: networkPage, recordings: recordingsPage, experiments: experimentsPage };
 
 function boot() {
   const data = JSON.parse($('tipy-data').textContent);
@@ -33,11 +35,15 @@ function boot() {
     for (const a of document.querySelectorAll('nav a')) a.href = `${a.getAttribute('href')}?replay=${encodeURIComponent(replay)}`;
   }
   (PAGES[data.page] || (() => {}))(store, data);
+  startPointer();
   if (data.mode === 'lab' && !replay) startLabBar();
   else if ($('labbar')) $('labbar').hidden = true;
   if (replay) startReplay(store, replay, onStatus).catch((err) => { status.textContent = `replay ${replay}: ${err.message}`; });
-  else if (data.live) startLive(store, onStatus);
-  else {
+  else if (data.live) {
+    // The Frames page opened at highlighted events starts the stream just before the first.
+    const hl = data.page === 'frames' ? pointerParams().highlight : [];
+    startLive(store, onStatus, hl.length ? Math.min(...hl) : 0);
+  } else {
     // tipyweb replay FILE: no live network; play the server's trace back.
     fetch('/api/v1/replays').then((r) => r.json()).then((r) => {
       const reps = Array.isArray(r) ? r : (r?.replays || []);

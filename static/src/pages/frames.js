@@ -1,10 +1,28 @@
 // frames.js: the frame list, the dissection tree, the hex/ASCII pane with
 // field↔byte highlighting both ways, and the frame's path through the stack.
+// An experiment's link opens it with ?highlight=SEQ,... (those rows marked,
+// scrolled to and kept in view, fetched from the server when the page's
+// window of the stream does not hold them; an event that is not a frame gets
+// a row of its own) and ?layers=arp,udp (only frames of those layers).
 
 import { get } from '../api.js';
+import { pointerParams } from '../pointer.js';
 import { $, h, fmtTime, b64bytes, hexbytes, throttleFrame } from '../util.js';
 
 const MAX_ROWS = 1000;
+const CONTEXT_ROWS = 100; // rows shown before the first highlighted one
+
+/** frameLayers lists the layers a frame of a dissected protocol belongs to. */
+export function frameLayers(protocol) {
+  switch (protocol) {
+    case 'ARP': return ['link', 'arp'];
+    case 'ICMP': return ['link', 'ipv4', 'icmp'];
+    case 'UDP': return ['link', 'ipv4', 'udp'];
+    case 'TCP': return ['link', 'ipv4', 'tcp'];
+    case 'IPv4': return ['link', 'ipv4', 'igmp'];
+    default: return ['link'];
+  }
+}
 
 /** framesPage draws the Frames page from the store. */
 export function framesPage(store, data) {
@@ -14,6 +32,26 @@ export function framesPage(store, data) {
   let paused = null;          // frame count when paused
   let shown = [];             // rows shown while paused
   let selected = 0;
+  const ptr = pointerParams();
+  let layers = ptr.layers;    // ?layers=: only frames of these layers
+  let hl = new Set(ptr.highlight); // ?highlight=: rows marked and kept in view
+  let pinned = hl.size > 0;   // the view stays on the highlighted rows instead of following new frames
+  let userMoved = false;      // the user scrolled the list or picked a row: stop recentring it
+  for (const ev of ['wheel', 'mousedown', 'keydown', 'touchstart']) $('fr-scroll').addEventListener(ev, () => { userMoved = true; }, { passive: true });
+  const extra = new Map();    // highlighted events the store lacks (or that are not frames), by seq
+  if (hl.size) fetchHighlighted(store, [...hl], extra).then(() => render());
+  const chips = () => {
+    const box = $('fr-pointer');
+    if (!box) return;
+    const kids = [];
+    if (hl.size) kids.push(h('span', { class: 'chip hl' }, `highlighted ${[...hl].map((x) => `#${x}`).join(' ')} `,
+      h('button', { type: 'button', id: 'fr-hl-clear', title: 'stop highlighting and follow new frames', onclick: () => { hl = new Set(); pinned = false; extra.clear(); chips(); render(); } }, '×')));
+    if (layers.length) kids.push(h('span', { class: 'chip' }, `layers ${layers.join(', ')} `,
+      h('button', { type: 'button', id: 'fr-layers-clear', title: 'show frames of every layer', onclick: () => { layers = []; chips(); render(); } }, '×')));
+    box.replaceChildren(...kids);
+  };
+  chips();
+  const layerMatch = (f) => !layers.length || layers.some((l) => frameLayers(store.summaries.get(f.seq)?.protocol).includes(l));
   const filt = () => ({ host: hostSel.value, proto: $('fr-proto').value, dir: $('fr-dir').value, text: $('fr-text').value.trim().toLowerCase() });
   const match = (f, q) => {
     if (q.host && f.host !== q.host) return false;
@@ -30,25 +68,52 @@ export function framesPage(store, data) {
     return true;
   };
   const row = (f) => {
+    const cls = [f.seq === selected ? 'sel' : '', hl.has(f.seq) ? 'hl' : '', f.ev ? 'event-row' : ''].filter(Boolean).join(' ') || null;
+    if (f.ev) {
+      const e = f.ev;
+      return h('tr', { 'data-seq': f.seq, tabindex: 0, class: cls, 'aria-selected': f.seq === selected ? 'true' : 'false', title: 'an event, not a frame: select it to read why' },
+        h('td', {}, f.seq), h('td', {}, fmtTime(e.t_ns)), h('td', {}, e.host), h('td', { class: e.kind }, e.kind),
+        h('td', {}, ''), h('td', {}, ''), h('td', {}, e.layer), h('td', {}, ''), h('td', { class: 'info' }, e.summary));
+    }
     const s = store.summaries.get(f.seq) || {};
-    return h('tr', { 'data-seq': f.seq, tabindex: 0, class: f.seq === selected ? 'sel' : null, 'aria-selected': f.seq === selected ? 'true' : 'false' },
+    return h('tr', { 'data-seq': f.seq, tabindex: 0, class: cls, 'aria-selected': f.seq === selected ? 'true' : 'false' },
       h('td', {}, f.seq), h('td', {}, fmtTime(f.t_ns)), h('td', {}, f.host), h('td', { class: f.dir }, f.dir),
       h('td', {}, s.source || ''), h('td', {}, s.destination || ''), h('td', {}, s.protocol || ''),
       h('td', {}, s.length || f.length), h('td', { class: 'info' }, s.info || f.summary));
   };
   const render = throttleFrame(() => {
     const q = filt();
-    let rows = paused === null ? store.state.frames.filter((f) => match(f, q)) : shown.filter((f) => match(f, q));
-    if (rows.length > MAX_ROWS) rows = rows.slice(rows.length - MAX_ROWS);
+    const keep = (f) => hl.has(f.seq) || (match(f, q) && layerMatch(f));
+    let rows = paused === null ? store.state.frames.filter(keep) : shown.filter(keep);
+    if (extra.size) {
+      const have = new Set(rows.map((f) => f.seq));
+      let added = false;
+      for (const x of extra.values()) if (!have.has(x.seq) && (x.ev || !store.state.frames.some((f) => f.seq === x.seq))) { rows.push(x); added = true; }
+      if (added) rows.sort((a, b) => a.seq - b.seq);
+    }
+    if (rows.length > MAX_ROWS) {
+      const first = pinned ? rows.findIndex((f) => hl.has(f.seq)) : -1;
+      const from = first < 0 ? rows.length - MAX_ROWS : Math.max(0, Math.min(first - CONTEXT_ROWS, rows.length - MAX_ROWS));
+      rows = rows.slice(from, from + MAX_ROWS);
+    }
     // Rebuilding the rows must not take the keyboard focus away from the list.
     const focused = document.activeElement?.closest?.('#frame-list tbody tr')?.dataset.seq;
     body.replaceChildren(...rows.map(row));
     if (focused) body.querySelector(`tr[data-seq="${focused}"]`)?.focus({ preventScroll: true });
-    $('fr-count').textContent = `${rows.length} frames shown of ${store.state.frameCount}`;
+    $('fr-count').textContent = `${rows.filter((f) => !f.ev).length} frames shown of ${store.state.frameCount}`;
     const nw = paused === null ? 0 : store.state.frameCount - paused;
     $('fr-new').hidden = paused === null;
     $('fr-new').textContent = `${nw} new`;
-    if (paused === null && store.keepAll) {
+    if (pinned) {
+      // Keep the first highlighted row in the middle of the list (rows
+      // arrive around it) until the user scrolls or picks a row; show it.
+      const tr = body.querySelector('tr.hl');
+      if (tr && !userMoved) {
+        const sc = $('fr-scroll');
+        sc.scrollTop = Math.max(0, tr.offsetTop - sc.clientHeight / 2);
+      }
+      if (tr && !selected) select(tr, false);
+    } else if (paused === null && store.keepAll) {
       const sc = $('fr-scroll');
       if (!selected) sc.scrollTop = sc.scrollHeight;
     }
@@ -62,14 +127,16 @@ export function framesPage(store, data) {
     $('fr-pause').setAttribute('aria-pressed', String(paused !== null));
     render();
   };
-  const select = (tr) => {
+  const select = (tr, focus = true) => {
     if (!tr) return;
     selected = +tr.dataset.seq;
     for (const r of body.querySelectorAll('tr.sel')) { r.classList.remove('sel'); r.setAttribute('aria-selected', 'false'); }
     tr.classList.add('sel');
     tr.setAttribute('aria-selected', 'true');
-    tr.focus();
-    showFrame(store, selected);
+    if (focus) tr.focus();
+    const x = extra.get(selected);
+    if (x?.ev) showEvent(x.ev);
+    else showFrame(store, selected);
   };
   body.addEventListener('click', (ev) => select(ev.target.closest('tr')));
   body.addEventListener('keydown', (ev) => {
@@ -80,6 +147,45 @@ export function framesPage(store, data) {
     else if (ev.key === 'ArrowUp') { ev.preventDefault(); select(tr.previousElementSibling || tr); }
   });
   render();
+}
+
+// fetchHighlighted fetches the highlighted events from the server (which
+// keeps the events that proved each experiment's last run) into extra:
+// frames with their list columns, other events as rows of their own.
+async function fetchHighlighted(store, seqs, extra) {
+  let evs = {};
+  try {
+    evs = (await get(`/ui/events?seqs=${seqs.join(',')}`)).events || {};
+  } catch { /* nothing kept: the rows come from the stream if at all */ }
+  const frames = [];
+  for (const e of Object.values(evs)) {
+    if (e.has_frame && e.layer === 'link') {
+      const m = /(\d+) bytes/.exec(e.summary || '');
+      extra.set(e.seq, { seq: e.seq, t_ns: e.t_ns, host: e.host, dir: e.kind, length: m ? +m[1] : 0, summary: e.summary });
+      frames.push(e.seq);
+    } else {
+      extra.set(e.seq, { seq: e.seq, t_ns: e.t_ns, host: e.host, ev: e });
+    }
+  }
+  if (frames.length) {
+    try {
+      const r = await get(`/ui/frames?seqs=${frames.join(',')}`);
+      for (const [k, v] of Object.entries(r.frames || {})) store.summaries.set(+k, v);
+    } catch { /* the row keeps its link summary */ }
+  }
+}
+
+// showEvent shows an event that is not a frame: what happened and why.
+function showEvent(e) {
+  $('dissection').replaceChildren(h('div', { class: 'event-detail' },
+    h('p', {}, h('span', { class: 'tag' }, `#${e.seq} ${e.host} · ${e.layer} · ${e.kind}`), ' ', h('strong', {}, e.summary)),
+    e.explain ? h('p', { class: 'why' }, e.explain) : null,
+    e.rfc ? h('p', { class: 'rfc' }, e.rfc) : null,
+    e.reason ? h('p', {}, `reason: ${e.reason}`) : null,
+    e.fields && Object.keys(e.fields).length ? h('table', { class: 'data' }, h('tbody', {}, Object.entries(e.fields).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, typeof v === 'object' ? JSON.stringify(v) : String(v)))))) : null,
+    h('p', { class: 'muted' }, 'This row is an event, not a frame: a decision the stack made (no bytes on the wire).')));
+  $('hex').replaceChildren();
+  $('frame-path').replaceChildren();
 }
 
 async function showFrame(store, seq) {

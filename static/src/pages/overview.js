@@ -1,5 +1,6 @@
 // overview.js: hosts and links, live counters, the seed and the clock, and
-// the first-visit explanation.
+// the first-visit welcome panel (dismissed for good in localStorage; the
+// header's "Start here" link, /?welcome=1, brings it back).
 
 import { call, get } from '../api.js';
 import { onLab, publishLab } from '../lab.js';
@@ -7,8 +8,7 @@ import { $, h, svg, fmtTime, throttleFrame } from '../util.js';
 
 /** overviewPage draws the Overview page. */
 export function overviewPage(store) {
-  if (localStorage.getItem('tipy-intro-hidden') === '1') $('intro').hidden = true;
-  $('intro-hide').onclick = () => { localStorage.setItem('tipy-intro-hidden', '1'); $('intro').hidden = true; };
+  welcome();
   get('hosts').then((r) => {
     $('hosts-table').tBodies[0].replaceChildren(...(r.hosts || []).map((x) => h('tr', { 'data-host': x.name },
       h('td', {}, x.name), h('td', {}, x.mac), h('td', {}, (x.addresses || []).join(', ')), h('td', {}, x.gateway || ''), h('td', {}, x.mtu), h('td', {}, x.link))));
@@ -35,6 +35,32 @@ export function overviewPage(store) {
   store.subscribe(draw);
   draw();
   if ($('imp-form')) impairmentForm();
+}
+
+const INTRO_HIDDEN = 'tipy-intro-hidden';
+
+// welcome shows the panel unless it was dismissed, and wires its buttons:
+// hide it, or run the first experiment and go to its card.
+function welcome() {
+  const intro = $('intro');
+  if (new URLSearchParams(location.search).has('welcome')) {
+    localStorage.removeItem(INTRO_HIDDEN);
+    history.replaceState(null, '', location.pathname);
+  }
+  intro.hidden = localStorage.getItem(INTRO_HIDDEN) === '1';
+  $('intro-hide').onclick = () => { localStorage.setItem(INTRO_HIDDEN, '1'); intro.hidden = true; };
+  const run = $('welcome-run');
+  if (!run) return;
+  run.onclick = async () => {
+    run.disabled = true;
+    try {
+      await call('POST', 'experiments', { id: 'arp-queue' });
+      location.href = '/experiments#exp-arp-queue';
+    } catch (e) {
+      $('welcome-error').textContent = e.code === 'busy' ? `${e.message}. Try again in a moment.` : e.message;
+      run.disabled = false;
+    }
+  };
 }
 
 // impairmentForm sets a link's impairment through the API and lists every
