@@ -7,7 +7,7 @@ PKGS      := ./...
 # netcat, curl and iperf3 are the kernel-side peers of the interop tests (ethtool turns the offloads of
 # bench-compare's veth pair off); nodejs and npm build the
 # dashboard's front end and run Playwright, which drives Debian's chromium (never a downloaded browser).
-DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3 ethtool:ethtool \
+DEB_TOOLS := tshark:tshark tcpdump:tcpdump ip:iproute2 iptables:iptables ping:iputils-ping arping:iputils-arping nc:netcat-openbsd curl:curl iperf3:iperf3 ethtool:ethtool \
              node:nodejs npm:npm chromium:chromium
 
 .PHONY: help run netns-lab test test-go lint vet fmt-check bench bench-compare fuzz sim-scale deps tipyweb clean web-assets web-fresh e2e screenshots
