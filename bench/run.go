@@ -49,48 +49,57 @@ func (r *report) measure(ctx context.Context, f figures, what, sys string, m fun
 	f[sys] = append(f[sys], v)
 }
 
-// bulkPair measures one bulk run on a fresh pair made by mk.
-func bulkPair(size int64, mk func() (pair, error)) func(context.Context) (float64, error) {
+// connMeasure measures something over one connection, given its dialing
+// and its accepting end.
+type connMeasure func(ctx context.Context, client, server net.Conn) (float64, error)
+
+// overConn opens a listener with listen, connects to it with dial, runs m
+// on the connection and closes both ends and the listener.
+func overConn(ctx context.Context, listen func() (net.Listener, error), dial func(context.Context) (net.Conn, error), m connMeasure) (float64, error) {
+	ln, err := listen()
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	c, s, err := connect(ctx, ln, dial)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	defer s.Close()
+	return m(ctx, c, s)
+}
+
+// onPair measures m over a connection to port of a fresh pair made by mk.
+func onPair(port uint16, mk func() (pair, error), m connMeasure) func(context.Context) (float64, error) {
 	return func(ctx context.Context) (float64, error) {
 		p, err := mk()
 		if err != nil {
 			return 0, err
 		}
 		defer p.Close()
-		ln, err := p.Listen(5001)
-		if err != nil {
-			return 0, err
-		}
-		defer ln.Close()
-		c, s, err := connect(ctx, ln, func(ctx context.Context) (net.Conn, error) { return p.Dial(ctx, 5001) })
-		if err != nil {
-			return 0, err
-		}
-		defer c.Close()
-		defer s.Close()
-		return bulkOver(ctx, c, s, size)
+		listen := func() (net.Listener, error) { return p.Listen(port) }
+		dial := func(ctx context.Context) (net.Conn, error) { return p.Dial(ctx, port) }
+		return overConn(ctx, listen, dial, m)
 	}
+}
+
+// bulkPair measures one bulk run on a fresh pair made by mk.
+func bulkPair(size int64, mk func() (pair, error)) func(context.Context) (float64, error) {
+	return onPair(5001, mk, func(ctx context.Context, c, s net.Conn) (float64, error) {
+		return bulkOver(ctx, c, s, size)
+	})
 }
 
 // rrPair measures round trips on a fresh pair made by mk.
 func rrPair(n int, mk func() (pair, error)) func(context.Context) (float64, error) {
-	return func(ctx context.Context) (float64, error) {
-		p, err := mk()
-		if err != nil {
-			return 0, err
-		}
-		defer p.Close()
-		ln, err := p.Listen(7)
-		if err != nil {
-			return 0, err
-		}
-		defer ln.Close()
-		c, s, err := connect(ctx, ln, func(ctx context.Context) (net.Conn, error) { return p.Dial(ctx, 7) })
-		if err != nil {
-			return 0, err
-		}
-		defer c.Close()
-		defer s.Close()
+	return onPair(7, mk, echoTrips(n))
+}
+
+// echoTrips measures n round trips from the client to an echo of the
+// server's end.
+func echoTrips(n int) connMeasure {
+	return func(ctx context.Context, c, s net.Conn) (float64, error) {
 		go echoStream(s)
 		return roundTrips(ctx, c, n)
 	}
@@ -263,46 +272,28 @@ var nextPort uint16 = 6000
 // an earlier one.
 func port() uint16 { nextPort++; return nextPort }
 
+// onTAP measures m over a connection the kernel (the client) opens to the
+// stack of s, on a fresh port.
+func onTAP(ctx context.Context, s tapSide, m connMeasure) (float64, error) {
+	p := port()
+	listen := func() (net.Listener, error) { return s.srv.Listen(p) }
+	dial := func(context.Context) (net.Conn, error) { return s.kernel.dialTCP(netip.AddrPortFrom(s.srv.Addr(), p)) }
+	return overConn(ctx, listen, dial, m)
+}
+
 // tapBulk moves size bytes over a connection the kernel opens to the
 // stack, from the kernel when toStack, else from the stack.
 func tapBulk(ctx context.Context, s tapSide, size int64, toStack bool) (float64, error) {
-	p := port()
-	ln, err := s.srv.Listen(p)
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	kc, sc, err := connect(ctx, ln, func(context.Context) (net.Conn, error) {
-		return s.kernel.dialTCP(netip.AddrPortFrom(s.srv.Addr(), p))
+	return onTAP(ctx, s, func(ctx context.Context, kc, sc net.Conn) (float64, error) {
+		if toStack {
+			return bulkOver(ctx, kc, sc, size)
+		}
+		return bulkOver(ctx, sc, kc, size)
 	})
-	if err != nil {
-		return 0, err
-	}
-	defer kc.Close()
-	defer sc.Close()
-	if toStack {
-		return bulkOver(ctx, kc, sc, size)
-	}
-	return bulkOver(ctx, sc, kc, size)
 }
 
 func tapTCPEcho(ctx context.Context, s tapSide, n int) (float64, error) {
-	p := port()
-	ln, err := s.srv.Listen(p)
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	kc, sc, err := connect(ctx, ln, func(context.Context) (net.Conn, error) {
-		return s.kernel.dialTCP(netip.AddrPortFrom(s.srv.Addr(), p))
-	})
-	if err != nil {
-		return 0, err
-	}
-	defer kc.Close()
-	defer sc.Close()
-	go echoStream(sc)
-	return roundTrips(ctx, kc, n)
+	return onTAP(ctx, s, echoTrips(n))
 }
 
 func tapUDPEcho(ctx context.Context, s tapSide, n int) (float64, error) {

@@ -123,19 +123,7 @@ func (p *addrProbe) step(now clock.Time) {
 		return
 	}
 	p.sent++
-	h := wire.ARPHeader{Op: wire.ARPRequest, SHA: a.ifc.mac, SPA: netip.IPv4Unspecified(), TPA: p.addr}
-	if err := a.sendARP(now, wire.BroadcastMAC, &h,
-		fmt.Sprintf("sent ARP probe %d of %d for %s", p.sent, cfg.ProbeNum, p.addr),
-		fmt.Sprintf("an ARP probe asks whether anyone has %s; its sender IP is 0.0.0.0 so that no host's cache learns an address not yet taken", p.addr),
-		"RFC 5227 §2.1.1"); err != nil {
-		a.l.s.arpEvent(now, a.ifc, observe.KindError, "ARP probe not sent: "+err.Error(), "", "", nil)
-	}
-	if p.sent < cfg.ProbeNum {
-		p.timer.Reset(now.Add(a.randDuration(cfg.ProbeMin, cfg.ProbeMax)))
-		return
-	}
-	p.wait = true
-	p.timer.Reset(now.Add(cfg.AnnounceWait))
+	p.wait = a.sendProbe(now, p.addr, p.sent, p.timer, "an address not yet taken")
 }
 
 // finish ends the probe; with report, done gets r.

@@ -107,6 +107,27 @@ func (a *arpIface) randDuration(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(a.l.s.rng.Int64N(int64(hi-lo)+1))
 }
 
+// sendProbe sends ARP probe n of PROBE_NUM for addr (what the explanation
+// calls it: "the tentative address"), and arms timer for what follows: the
+// next probe PROBE_MIN to PROBE_MAX later or, after the last, the end of
+// ANNOUNCE_WAIT, which it reports by returning true (RFC 5227 §2.1.1).
+func (a *arpIface) sendProbe(now clock.Time, addr netip.Addr, n int, timer *clock.Timer, what string) (last bool) {
+	cfg := &a.l.cfg
+	h := wire.ARPHeader{Op: wire.ARPRequest, SHA: a.ifc.mac, SPA: netip.IPv4Unspecified(), TPA: addr}
+	if err := a.sendARP(now, wire.BroadcastMAC, &h,
+		fmt.Sprintf("sent ARP probe %d of %d for %s", n, cfg.ProbeNum, addr),
+		fmt.Sprintf("an ARP probe asks whether anyone has %s; its sender IP is 0.0.0.0 so that no host's cache learns %s", addr, what),
+		"RFC 5227 §2.1.1"); err != nil {
+		a.l.s.arpEvent(now, a.ifc, observe.KindError, "ARP probe not sent: "+err.Error(), "", "", nil)
+	}
+	if n < cfg.ProbeNum {
+		timer.Reset(now.Add(a.randDuration(cfg.ProbeMin, cfg.ProbeMax)))
+		return false
+	}
+	timer.Reset(now.Add(cfg.AnnounceWait))
+	return true
+}
+
 // claimStep runs when the claim timer fires: the next probe, the end of
 // ANNOUNCE_WAIT, or the next announcement.
 func (a *arpIface) claimStep(now clock.Time) {
@@ -119,19 +140,9 @@ func (a *arpIface) claimStep(now clock.Time) {
 	switch c.phase {
 	case phaseProbe:
 		c.sent++
-		h := wire.ARPHeader{Op: wire.ARPRequest, SHA: a.ifc.mac, SPA: netip.IPv4Unspecified(), TPA: own}
-		if err := a.sendARP(now, wire.BroadcastMAC, &h,
-			fmt.Sprintf("sent ARP probe %d of %d for %s", c.sent, cfg.ProbeNum, own),
-			fmt.Sprintf("an ARP probe asks whether anyone has %s; its sender IP is 0.0.0.0 so that no host's cache learns the tentative address", own),
-			"RFC 5227 §2.1.1"); err != nil {
-			a.l.s.arpEvent(now, a.ifc, observe.KindError, "ARP probe not sent: "+err.Error(), "", "", nil)
+		if a.sendProbe(now, own, c.sent, c.timer, "the tentative address") {
+			c.phase = phaseWait
 		}
-		if c.sent < cfg.ProbeNum {
-			c.timer.Reset(now.Add(a.randDuration(cfg.ProbeMin, cfg.ProbeMax)))
-			return
-		}
-		c.phase = phaseWait
-		c.timer.Reset(now.Add(cfg.AnnounceWait))
 	case phaseWait:
 		a.setAddrState(now, AddrPreferred,
 			fmt.Sprintf("no host answered %d probes for %s within %v of the last, so the address is ours; it is announced next", cfg.ProbeNum, own, cfg.AnnounceWait),

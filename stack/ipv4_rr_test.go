@@ -30,11 +30,7 @@ func rrEcho(t *testing.T, n *routedNet, slots int) []netip.Addr {
 		if err := so.SetSockoptNow(now, stack.IPPROTO_IP, stack.IP_OPTIONS, []wire.IPv4Option{wire.RecordRouteOption(slots)}); err != nil {
 			t.Fatal(err)
 		}
-		msg := make([]byte, wire.ICMPHeaderLen+4)
-		h := wire.ICMPHeader{Type: wire.ICMPEchoRequest, ID: 77, Seq: 1}
-		if err := h.Marshal(msg); err != nil {
-			t.Fatal(err)
-		}
+		msg := echoRequest(t, 77, 1, "\x00\x00\x00\x00")
 		if _, err := so.SendToNow(now, msg, netip.AddrPortFrom(dst, 0)); err != nil {
 			t.Fatal(err)
 		}

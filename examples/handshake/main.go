@@ -35,16 +35,12 @@ func main() { demo.Main(run) }
 
 func run(args []string, stdout io.Writer) error {
 	port := 80
-	f, err := demo.Parse("handshake", args, func(fs *flag.FlagSet) {
-		fs.IntVar(&port, "port", port, "the TCP port to connect to (or to listen on)")
-	})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bus := observe.NewBus(observe.BusOptions{})
-	env, err := demo.Start(ctx, f, bus, stdout)
+	env, err := demo.Open(ctx, "handshake", args, stdout, demo.Options{Bus: bus, Flags: func(fs *flag.FlagSet) {
+		fs.IntVar(&port, "port", port, "the TCP port to connect to (or to listen on)")
+	}})
 	if err != nil {
 		return err
 	}

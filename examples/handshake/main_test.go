@@ -1,19 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/tipy/tipy/examples/internal/demotest"
 )
 
 // TestHandshakeInVirtualNetwork checks the trace line by line: what
 // happened exactly, and that each line has a reason with its RFC section
 // (the wording of the reasons is the stack's, not this example's).
 func TestHandshakeInVirtualNetwork(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(nil, &out); err != nil {
-		t.Fatal(err)
-	}
+	out := demotest.Run(t, run)
 	want := []string{
 		"peer  state    CLOSED → LISTEN on 0.0.0.0:80",
 		"tipy  state    CLOSED → SYN-SENT",
@@ -27,9 +25,9 @@ func TestHandshakeInVirtualNetwork(t *testing.T) {
 		"peer  receives [.]   10.0.0.1:35403 > 10.0.0.2:80 seq 1 ack 1 win 32768 <nop,nop,TS>",
 		"peer  state    SYN-RECEIVED → ESTABLISHED",
 	}
-	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(lines) != 2*len(want) {
-		t.Fatalf("%d lines, want %d:\n%s", len(lines), 2*len(want), out.String())
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), 2*len(want), out)
 	}
 	for i, w := range want {
 		what, why := lines[2*i], lines[2*i+1]

@@ -35,21 +35,17 @@ func main() { demo.Main(run) }
 func run(args []string, stdout io.Writer) error {
 	port := 80
 	path := "/"
-	f, err := demo.Parse("httpdemo", args, func(fs *flag.FlagSet) {
+	ctx := context.Background()
+	env, err := demo.Open(ctx, "httpdemo", args, stdout, demo.Options{Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&port, "port", port, "the HTTP server's port")
 		fs.StringVar(&path, "path", path, "with -peer: the path to fetch")
-	})
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	env, err := demo.Start(ctx, f, nil, stdout)
+	}})
 	if err != nil {
 		return err
 	}
 	defer env.Close()
 
-	if !env.Virtual() && !env.PeerAddr.IsValid() {
+	if env.Serves() {
 		// tipy is the server, for browsers and curl on the real network.
 		ctx, stop := demo.Interrupted(ctx)
 		defer stop()

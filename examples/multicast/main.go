@@ -38,30 +38,31 @@ func run(args []string, stdout io.Writer) error {
 	count := 3
 	ttl := 1
 	listen := false
-	f, err := demo.Parse("multicast", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&group, "group", group, "the multicast group")
-		fs.IntVar(&port, "port", port, "the UDP port")
-		fs.IntVar(&count, "count", count, "datagrams to send")
-		fs.IntVar(&ttl, "ttl", ttl, "IP_MULTICAST_TTL of the datagrams sent (1: this network only)")
-		fs.BoolVar(&listen, "listen", listen, "on a TAP device: listen instead of sending")
+	var g netip.Addr
+	ctx := context.Background()
+	env, err := demo.Open(ctx, "multicast", args, stdout, demo.Options{
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&group, "group", group, "the multicast group")
+			fs.IntVar(&port, "port", port, "the UDP port")
+			fs.IntVar(&count, "count", count, "datagrams to send")
+			fs.IntVar(&ttl, "ttl", ttl, "IP_MULTICAST_TTL of the datagrams sent (1: this network only)")
+			fs.BoolVar(&listen, "listen", listen, "on a TAP device: listen instead of sending")
+		},
+		Check: func(f demo.Flags) (err error) {
+			if g, err = netip.ParseAddr(group); err != nil || !g.Is4() || !g.IsMulticast() {
+				return fmt.Errorf("-group %q: want an IPv4 multicast address, 224.0.0.0 to 239.255.255.255", group)
+			}
+			if f.Peer != "" {
+				return errors.New("-peer is not used: the datagrams go to -group")
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return err
 	}
-	g, err := netip.ParseAddr(group)
-	if err != nil || !g.Is4() || !g.IsMulticast() {
-		return &demo.UsageError{Err: fmt.Errorf("multicast: -group %q: want an IPv4 multicast address, 224.0.0.0 to 239.255.255.255", group)}
-	}
-	if f.Peer != "" {
-		return &demo.UsageError{Err: errors.New("multicast: -peer is not used: the datagrams go to -group")}
-	}
-	dst := netip.AddrPortFrom(g, uint16(port))
-	ctx := context.Background()
-	env, err := demo.Start(ctx, f, nil, stdout)
-	if err != nil {
-		return err
-	}
 	defer env.Close()
+	dst := netip.AddrPortFrom(g, uint16(port))
 
 	if !env.Virtual() && listen {
 		ctx, stop := demo.Interrupted(ctx)

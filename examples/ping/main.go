@@ -36,20 +36,21 @@ func run(args []string, stdout io.Writer) error {
 	size := 56
 	interval := time.Second
 	timeout := 2 * time.Second
-	f, err := demo.Parse("ping", args, func(fs *flag.FlagSet) {
-		fs.IntVar(&count, "count", count, "echo requests to send")
-		fs.IntVar(&size, "size", size, "data bytes in each request")
-		fs.DurationVar(&interval, "interval", interval, "time between requests")
-		fs.DurationVar(&timeout, "timeout", timeout, "how long to wait for each reply")
-	})
-	if err != nil {
-		return err
-	}
-	if f.TAP != "" && f.Peer == "" {
-		return &demo.UsageError{Err: errors.New("ping: on a TAP device, -peer says whom to ping")}
-	}
 	ctx := context.Background()
-	env, err := demo.Start(ctx, f, nil, stdout)
+	env, err := demo.Open(ctx, "ping", args, stdout, demo.Options{
+		Flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&count, "count", count, "echo requests to send")
+			fs.IntVar(&size, "size", size, "data bytes in each request")
+			fs.DurationVar(&interval, "interval", interval, "time between requests")
+			fs.DurationVar(&timeout, "timeout", timeout, "how long to wait for each reply")
+		},
+		Check: func(f demo.Flags) error {
+			if f.TAP != "" && f.Peer == "" {
+				return errors.New("on a TAP device, -peer says whom to ping")
+			}
+			return nil
+		},
+	})
 	if err != nil {
 		return err
 	}

@@ -35,27 +35,21 @@ func main() { demo.Main(run) }
 func run(args []string, stdout io.Writer) error {
 	port := 7
 	lines := "hello, tipy|a TCP echo|over a userspace stack"
-	f, err := demo.Parse("tcpecho", args, func(fs *flag.FlagSet) {
+	ctx := context.Background()
+	env, err := demo.Open(ctx, "tcpecho", args, stdout, demo.Options{Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&port, "port", port, "the echo server's port")
 		fs.StringVar(&lines, "lines", lines, "lines to send, separated by |")
-	})
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	env, err := demo.Start(ctx, f, nil, stdout)
+	}})
 	if err != nil {
 		return err
 	}
 	defer env.Close()
 
-	if !env.Virtual() && !env.PeerAddr.IsValid() {
+	if env.Serves() {
 		// tipy is the server, for clients on the real network.
 		ctx, stop := demo.Interrupted(ctx)
 		defer stop()
-		return serve(ctx, env.Tipy, port, func(format string, a ...any) {
-			fmt.Fprintf(stdout, "tipy: "+format+"\n", a...)
-		}, nil)
+		return serve(ctx, env.Tipy, port, demo.Logger(stdout, "tipy"), nil)
 	}
 	served := make(chan int64, 1)
 	if env.Virtual() {

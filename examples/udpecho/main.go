@@ -36,23 +36,19 @@ func run(args []string, stdout io.Writer) error {
 	port := 7
 	messages := "ping 1|ping 2|ping 3"
 	timeout := 2 * time.Second
-	f, err := demo.Parse("udpecho", args, func(fs *flag.FlagSet) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env, err := demo.Open(ctx, "udpecho", args, stdout, demo.Options{Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&port, "port", port, "the echo server's UDP port")
 		fs.StringVar(&messages, "messages", messages, "datagrams to send, separated by |")
 		fs.DurationVar(&timeout, "timeout", timeout, "how long to wait for each echo")
-	})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	env, err := demo.Start(ctx, f, nil, stdout)
+	}})
 	if err != nil {
 		return err
 	}
 	defer env.Close()
 
-	if !env.Virtual() && !env.PeerAddr.IsValid() {
+	if env.Serves() {
 		// tipy is the server, for clients on the real network.
 		ctx, stop := demo.Interrupted(ctx)
 		defer stop()
@@ -61,9 +57,7 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "tipy: echo server on %s, Ctrl-C stops it\n", pc.LocalAddr())
-		n, err := serve(ctx, pc, func(format string, a ...any) {
-			fmt.Fprintf(stdout, "tipy: "+format+"\n", a...)
-		})
+		n, err := serve(ctx, pc, demo.Logger(stdout, "tipy"))
 		fmt.Fprintf(stdout, "tipy: echoed %d datagrams\n", n)
 		return err
 	}

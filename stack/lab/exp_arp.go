@@ -33,19 +33,16 @@ var expARPQueue = &Experiment{
 	},
 	Run: func(ctx context.Context, env *Env) error {
 		tipy := env.Tipy()
-		peer := netip.MustParseAddr(PeerAddr)
-		var err error
-		tipy.Call(func() { err = tipy.DeleteARP(peer) })
-		if err != nil && !isNoEntry(err) {
+		if err := forgetARP(tipy, peerIP); err != nil {
 			return err
 		}
 		env.Logf("forgot peer's ARP entry on tipy")
-		so, err := tipy.Socket(stack.AF_INET, stack.SOCK_DGRAM, 0)
+		so, err := socket(tipy, stack.SOCK_DGRAM, 0)
 		if err != nil {
 			return err
 		}
 		defer so.Close()
-		dst := netip.AddrPortFrom(peer, 9) // discard service
+		dst := netip.AddrPortFrom(peerIP, 9) // discard service
 		// Three datagrams in one turn of the loop, so none can leave
 		// before the reply: each is queued behind the ARP request.
 		tipy.Call(func() {

@@ -214,19 +214,16 @@ var expRawSocket = &Experiment{
 			return err
 		}
 		defer so.Close()
-		var id uint16
-		tipy.Call(func() { id = uint16(tipy.Rand().Uint32()) })
+		id := randomID(tipy)
 		data := []byte("hello from a raw socket")
 		msg := echoRequest(id, 1, data)
 		if _, err := so.SendToContext(ctx, msg, netip.AddrPortFrom(peerIP, 0)); err != nil {
 			return err
 		}
 		env.Logf("sent a %d-byte echo request, id %d, seq 1, checksum 0x%04x", len(msg), id, wire.ICMP(msg).Checksum())
-		ip, m, err := readICMP(ctx, so, 3*time.Second, func(ip wire.IPv4, m wire.ICMP) bool {
-			return ip.Src() == peerIP && isEchoReply(m, id, 1)
-		})
+		ip, m, err := readEchoReply(ctx, so, peerIP, id, 1, 3*time.Second)
 		if err != nil {
-			return fmt.Errorf("waiting for the echo reply: %w", err)
+			return err
 		}
 		if !bytes.Equal(m.Payload(), data) {
 			return fmt.Errorf("the reply carries %q, not %q", m.Payload(), data)

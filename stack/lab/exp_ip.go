@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -54,14 +53,10 @@ var expIPFragmentation = &Experiment{
 			return err
 		}
 		env.Logf("sent %d bytes to %s: %d with the UDP header, more than the %d-byte MTU", size, dst, size+8, mtu)
-		b, from, err := recvTimeout(ctx, so, 5*time.Second)
-		if err != nil {
-			return fmt.Errorf("waiting for the echo: %w", err)
+		if err := expectEcho(ctx, so, dst, payload); err != nil {
+			return err
 		}
-		if from != dst || !bytes.Equal(b, payload) {
-			return fmt.Errorf("the echo from %s has %d bytes, not the %d sent to %s", from, len(b), size, dst)
-		}
-		env.Logf("the echo came back whole: %d bytes from %s", len(b), from)
+		env.Logf("the echo came back whole: %d bytes from %s", size, dst)
 		return env.Sleep(ctx, defaultSettle)
 	},
 }
@@ -112,8 +107,7 @@ var expReassemblyTimeout = &Experiment{
 			return err
 		}
 		defer raw.Close()
-		var id uint16
-		tipy.Call(func() { id = uint16(tipy.Rand().Uint32()) | 1 })
+		id := randomID(tipy) | 1
 		// The whole UDP datagram would be 48 bytes: header and 40 bytes of
 		// data. Fragment zero carries bytes 0-15, the last one bytes 24-47;
 		// bytes 16-23 are never sent.
@@ -184,17 +178,14 @@ var expRecordRoute = &Experiment{
 		if err := so.SetSockopt(stack.IPPROTO_IP, stack.IP_OPTIONS, []wire.IPv4Option{wire.RecordRouteOption(9)}); err != nil {
 			return err
 		}
-		var id uint16
-		tipy.Call(func() { id = uint16(tipy.Rand().Uint32()) })
+		id := randomID(tipy)
 		if _, err := so.SendToContext(ctx, echoRequest(id, 1, []byte("where do I go?")), netip.AddrPortFrom(farIP, 0)); err != nil {
 			return err
 		}
 		env.Logf("sent an echo request to %s with a Record Route option of 9 slots", farIP)
-		ip, _, err := readICMP(ctx, so, 5*time.Second, func(ip wire.IPv4, m wire.ICMP) bool {
-			return ip.Src() == farIP && isEchoReply(m, id, 1)
-		})
+		ip, _, err := readEchoReply(ctx, so, farIP, id, 1, 5*time.Second)
 		if err != nil {
-			return fmt.Errorf("waiting for the echo reply: %w", err)
+			return err
 		}
 		h, err := wire.ParseIPv4(ip)
 		if err != nil {
@@ -257,12 +248,8 @@ var expDefaultGateway = &Experiment{
 			return err
 		}
 		env.Logf("sent %d bytes to %s", len(msg), dst)
-		b, from, err := recvTimeout(ctx, so, 5*time.Second)
-		if err != nil {
-			return fmt.Errorf("waiting for the echo: %w", err)
-		}
-		if from != dst || !bytes.Equal(b, msg) {
-			return fmt.Errorf("got %q from %s, want the echo from %s", b, from, dst)
+		if err := expectEcho(ctx, so, dst, msg); err != nil {
+			return err
 		}
 		env.Logf("far's echo came back through gw")
 		if e, ok := arpEntryNow(tipy, farIP); ok {

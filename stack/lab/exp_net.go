@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -129,6 +130,41 @@ func echoRequest(id, seq uint16, data []byte) []byte {
 // isEchoReply reports whether m answers the echo request id/seq.
 func isEchoReply(m wire.ICMP, id, seq uint16) bool {
 	return m.Type() == wire.ICMPEchoReply && m.ID() == id && m.Seq() == seq
+}
+
+// readEchoReply reads datagrams from the raw ICMP socket so until the echo
+// reply from src to the request id/seq arrives, each read waiting at most d
+// of the lab's clock.
+func readEchoReply(ctx context.Context, so *stack.Socket, src netip.Addr, id, seq uint16, d time.Duration) (wire.IPv4, wire.ICMP, error) {
+	ip, m, err := readICMP(ctx, so, d, func(ip wire.IPv4, m wire.ICMP) bool {
+		return ip.Src() == src && isEchoReply(m, id, seq)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("waiting for the echo reply: %w", err)
+	}
+	return ip, m, nil
+}
+
+// randomID returns 16 random bits from h's seeded random source, for an
+// ICMP identifier or an IP identification. The source belongs to h's loop,
+// so it is read inside Call.
+func randomID(h *host.Host) uint16 {
+	var id uint16
+	h.Call(func() { id = uint16(h.Rand().Uint32()) })
+	return id
+}
+
+// expectEcho reads one datagram from the UDP socket so, waiting at most 5 s
+// of the lab's clock, and checks that it is the echo of sent from dst.
+func expectEcho(ctx context.Context, so *stack.Socket, dst netip.AddrPort, sent []byte) error {
+	b, from, err := recvTimeout(ctx, so, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("waiting for the echo: %w", err)
+	}
+	if from != dst || !bytes.Equal(b, sent) {
+		return fmt.Errorf("got %d bytes from %s, want the echo of the %d bytes sent to %s", len(b), from, len(sent), dst)
+	}
+	return nil
 }
 
 // Addresses of the built-in lab, parsed.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tipy/tipy/stack"
+	"github.com/tipy/tipy/stack/clock"
 	"github.com/tipy/tipy/stack/host"
 	"github.com/tipy/tipy/tap"
 )
@@ -138,9 +139,14 @@ func (ts *tcpSockets) accept(ctx context.Context, ls *stack.Socket) (*stack.Sock
 	return c, nil
 }
 
-// pair connects a socket of tipy (with opts) to the listener ls of peer on
-// port p and returns both ends.
-func (ts *tcpSockets) pair(ctx context.Context, env *Env, ls *stack.Socket, p uint16, opts ...tcpOpt) (client, server *stack.Socket, err error) {
+// connect opens a listener of peer on port p, with the options serverOpts,
+// connects a socket of tipy, with the options opts, to it, and returns both
+// ends of the connection.
+func (ts *tcpSockets) connect(ctx context.Context, env *Env, p uint16, serverOpts []tcpOpt, opts ...tcpOpt) (client, server *stack.Socket, err error) {
+	ls, err := ts.listen(env.Host("peer"), p, serverOpts...)
+	if err != nil {
+		return nil, nil, err
+	}
 	client, err = ts.dial(ctx, env.Tipy(), tcpPeer(p), opts...)
 	if err != nil {
 		return nil, nil, err
@@ -201,6 +207,72 @@ func tcpDrain(ctx context.Context, so *stack.Socket) (int, [32]byte, error) {
 	}
 }
 
+// tcpSendNow hands all of b to so in the current turn of the loop, where it
+// must run: Send at now, failing when the send buffer takes less.
+func tcpSendNow(now clock.Time, so *stack.Socket, b []byte) error {
+	n, err := so.SendToNow(now, b, netip.AddrPort{})
+	if err == nil && n != len(b) {
+		err = fmt.Errorf("the send buffer took %d of %d bytes", n, len(b))
+	}
+	return err
+}
+
+// tcpEchoLine sends line on so, a connection to an echo service, and reads
+// it back.
+func tcpEchoLine(ctx context.Context, so *stack.Socket, line []byte) error {
+	if err := tcpSendAll(ctx, so, line); err != nil {
+		return err
+	}
+	got, err := tcpRecvN(ctx, so, len(line))
+	if err != nil {
+		return fmt.Errorf("echo: %w", err)
+	}
+	if err := tcpSameBytes(got, line); err != nil {
+		return fmt.Errorf("echo: %w", err)
+	}
+	return nil
+}
+
+// tcpExpectStream reads so to the end of the stream and fails unless it
+// carried exactly want, the bytes tipy sent.
+func tcpExpectStream(ctx context.Context, so *stack.Socket, want []byte) error {
+	n, sum, err := tcpDrain(ctx, so)
+	if err != nil {
+		return err
+	}
+	if n != len(want) || sum != tcpSHA256(want) {
+		return fmt.Errorf("received %d bytes that are not the %d bytes tipy sent", n, len(want))
+	}
+	return nil
+}
+
+// tcpPeerReceives starts peer's side of a transfer from tipy in the
+// background: it reads server to the end of the stream, checks that it
+// carried exactly data, and closes server.
+func tcpPeerReceives(ctx context.Context, server *stack.Socket, data []byte) *tcpWorker {
+	return tcpGo(func() error {
+		if err := tcpExpectStream(ctx, server, data); err != nil {
+			return fmt.Errorf("peer: %w", err)
+		}
+		return server.Close()
+	})
+}
+
+// tcpFinish ends tipy's side of a connection the orderly way: it shuts
+// down so's sending side (a FIN follows the data), waits for peer's worker,
+// if any, to have read everything and closed, and reads so until peer's FIN.
+func tcpFinish(ctx context.Context, so *stack.Socket, peer *tcpWorker) error {
+	if err := so.Shutdown(stack.SHUT_WR); err != nil {
+		return err
+	}
+	if peer != nil {
+		if err := peer.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return tcpExpectEOF(ctx, so)
+}
+
 // tcpExpectEOF reads so and fails unless the stream ends without more data.
 func tcpExpectEOF(ctx context.Context, so *stack.Socket) error {
 	b, err := so.RecvContext(ctx, 4096)
@@ -243,33 +315,48 @@ func tcpSameBytes(got, want []byte) error {
 	return fmt.Errorf("%d bytes received, %d sent", len(got), len(want))
 }
 
+// labLink returns the lab link called name ("lan/peer").
+func labLink(env *Env, name string) (*tap.Port, error) {
+	p := env.Net.Port(name)
+	if p == nil {
+		return nil, fmt.Errorf("no link %q in this lab", name)
+	}
+	return p, nil
+}
+
 // tcpImpair sets imp on the given directions of the lab link called link
 // ("lan/peer") and returns a function that puts back what was there.
 func tcpImpair(env *Env, link string, imp tap.Impairment, dirs ...tap.Direction) (restore func(), err error) {
-	p := env.Net.Port(link)
-	if p == nil {
-		return nil, fmt.Errorf("no link %q in this lab", link)
-	}
-	old := map[tap.Direction]tap.Impairment{}
-	loop := env.Net.Loop()
-	loop.Call(func() {
-		for _, d := range dirs {
-			old[d] = p.Impairment(d)
-			if err = p.SetImpairment(d, imp); err != nil {
-				break
-			}
-		}
-	})
-	restore = func() {
-		loop.Call(func() {
-			for d, imp := range old {
-				p.SetImpairment(d, imp) // it was valid before
-			}
-		})
-	}
+	p, err := labLink(env, link)
 	if err != nil {
-		restore()
 		return nil, err
+	}
+	var restoreNow func()
+	loop := env.Net.Loop()
+	loop.Call(func() { restoreNow, err = tcpImpairNow(p, imp, dirs...) })
+	if err != nil {
+		return nil, err
+	}
+	return func() { loop.Call(restoreNow) }, nil
+}
+
+// tcpImpairNow is tcpImpair on the loop, for a change that must happen in
+// the same turn as what the experiment sends: it sets imp on the given
+// directions of p and returns a function that puts back what was there,
+// which must run on the loop too.
+func tcpImpairNow(p *tap.Port, imp tap.Impairment, dirs ...tap.Direction) (restore func(), err error) {
+	old := map[tap.Direction]tap.Impairment{}
+	restore = func() {
+		for d, imp := range old {
+			p.SetImpairment(d, imp) // it was valid before
+		}
+	}
+	for _, d := range dirs {
+		old[d] = p.Impairment(d)
+		if err := p.SetImpairment(d, imp); err != nil {
+			restore()
+			return nil, err
+		}
 	}
 	return restore, nil
 }
@@ -290,6 +377,18 @@ func tcpSnapshotOf(h *host.Host, so *stack.Socket) (stack.TCPSnapshot, error) {
 		return snap, fmt.Errorf("%s: no connection %s-%s", h.Name(), local, remote)
 	}
 	return snap, nil
+}
+
+// tcpWantState fails unless so's connection, on h, is in state want.
+func tcpWantState(h *host.Host, so *stack.Socket, want string) error {
+	snap, err := tcpSnapshotOf(h, so)
+	if err != nil {
+		return err
+	}
+	if snap.State != want {
+		return fmt.Errorf("%s's connection is %s, want %s", h.Name(), snap.State, want)
+	}
+	return nil
 }
 
 // tcpEffMSS is the data a full-sized segment of the connection carries: the
@@ -330,11 +429,11 @@ func (w *tcpWorker) wait(ctx context.Context) error {
 // tcpIsReset reports whether err is ECONNRESET.
 func tcpIsReset(err error) bool { return errors.Is(err, stack.ECONNRESET) }
 
-// tcpWaitFor polls cond every 50 ms of the lab's clock until it holds, for at
-// most limit of that clock.
-func tcpWaitFor(ctx context.Context, env *Env, limit time.Duration, what string, cond func() bool) error {
+// tcpWaitFor polls the snapshot of so, a socket of tipy, every 50 ms of the
+// lab's clock until cond holds for it, for at most limit of that clock.
+func tcpWaitFor(ctx context.Context, env *Env, so *stack.Socket, limit time.Duration, what string, cond func(s stack.TCPSnapshot) bool) error {
 	for t := time.Duration(0); ; t += 50 * time.Millisecond {
-		if cond() {
+		if s, err := tcpSnapshotOf(env.Tipy(), so); err == nil && cond(s) {
 			return nil
 		}
 		if t >= limit {

@@ -44,25 +44,15 @@ var expDelayedACK = &Experiment{
 			return err
 		}
 		line := []byte("ping\r\n")
-		if err := tcpSendAll(ctx, echo, line); err != nil {
+		if err := tcpEchoLine(ctx, echo, line); err != nil {
 			return err
-		}
-		got, err := tcpRecvN(ctx, echo, len(line))
-		if err != nil {
-			return fmt.Errorf("echo: %w", err)
-		}
-		if err := tcpSameBytes(got, line); err != nil {
-			return fmt.Errorf("echo: %w", err)
 		}
 		env.Logf("tipy sent %q to peer's echo service and read it back", line)
 		if err := env.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 		env.Logf("200 ms later: tipy's delayed ACK has gone out")
-		if err := echo.Shutdown(stack.SHUT_WR); err != nil {
-			return err
-		}
-		if err := tcpExpectEOF(ctx, echo); err != nil {
+		if err := tcpFinish(ctx, echo, nil); err != nil {
 			return fmt.Errorf("echo: %w", err)
 		}
 
@@ -83,10 +73,7 @@ var expDelayedACK = &Experiment{
 		if err := env.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
-		if err := discard.Shutdown(stack.SHUT_WR); err != nil {
-			return err
-		}
-		if err := tcpExpectEOF(ctx, discard); err != nil {
+		if err := tcpFinish(ctx, discard, nil); err != nil {
 			return fmt.Errorf("discard: %w", err)
 		}
 		env.Logf("both connections closed")
@@ -119,14 +106,10 @@ var expOOOSACK = &Experiment{
 	Run: func(ctx context.Context, env *Env) error {
 		var ts tcpSockets
 		defer ts.closeAll()
-		ls, err := ts.listen(env.Host("peer"), tcpPortOOO)
-		if err != nil {
-			return err
-		}
 		data := tcpPattern(300_000, 3)
 		// The send buffer takes it all at once: the transfer runs at the
 		// pace of the network, not of this goroutine.
-		client, server, err := ts.pair(ctx, env, ls, tcpPortOOO, tcpOpt{stack.SOL_SOCKET, stack.SO_SNDBUF, len(data)})
+		client, server, err := ts.connect(ctx, env, tcpPortOOO, nil, tcpOpt{stack.SOL_SOCKET, stack.SO_SNDBUF, len(data)})
 		if err != nil {
 			return err
 		}
@@ -136,30 +119,15 @@ var expOOOSACK = &Experiment{
 		}
 		defer restore()
 		env.Logf("link lan/peer (towards peer): reorder 5%% by 2 ms, loss 1%%")
-		peer := tcpGo(func() error {
-			n, sum, err := tcpDrain(ctx, server)
-			if err != nil {
-				return fmt.Errorf("peer: %w", err)
-			}
-			if n != len(data) || sum != tcpSHA256(data) {
-				return fmt.Errorf("peer received %d bytes that are not the %d bytes tipy sent", n, len(data))
-			}
-			env.Logf("peer received all %d bytes, identical to what tipy sent", n)
-			return server.Close()
-		})
+		peer := tcpPeerReceives(ctx, server, data)
 		if err := tcpSendAll(ctx, client, data); err != nil {
 			return err
 		}
-		if err := client.Shutdown(stack.SHUT_WR); err != nil {
-			return err
-		}
 		env.Logf("tipy sent %d bytes and its FIN", len(data))
-		if err := peer.wait(ctx); err != nil {
+		if err := tcpFinish(ctx, client, peer); err != nil {
 			return err
 		}
-		if err := tcpExpectEOF(ctx, client); err != nil {
-			return err
-		}
+		env.Logf("peer received all %d bytes, identical to what tipy sent", len(data))
 		restore()
 		env.Logf("link lan/peer restored")
 		snap, err := tcpSnapshotOf(env.Tipy(), client)
@@ -193,11 +161,7 @@ var expWindowScaling = &Experiment{
 		var ts tcpSockets
 		defer ts.closeAll()
 		const buf = 1 << 20
-		ls, err := ts.listen(env.Host("peer"), tcpPortWScale, tcpOpt{stack.SOL_SOCKET, stack.SO_RCVBUF, buf})
-		if err != nil {
-			return err
-		}
-		client, server, err := ts.pair(ctx, env, ls, tcpPortWScale,
+		client, server, err := ts.connect(ctx, env, tcpPortWScale, []tcpOpt{{stack.SOL_SOCKET, stack.SO_RCVBUF, buf}},
 			tcpOpt{stack.SOL_SOCKET, stack.SO_RCVBUF, buf}, tcpOpt{stack.SOL_SOCKET, stack.SO_SNDBUF, 2 * buf})
 		if err != nil {
 			return err
@@ -210,16 +174,7 @@ var expWindowScaling = &Experiment{
 		defer restore()
 		env.Logf("link lan/peer (towards peer): 20 ms delay")
 		data := tcpPattern(2<<20, 4)
-		peer := tcpGo(func() error {
-			n, sum, err := tcpDrain(ctx, server)
-			if err != nil {
-				return fmt.Errorf("peer: %w", err)
-			}
-			if n != len(data) || sum != tcpSHA256(data) {
-				return fmt.Errorf("peer received %d bytes that are not the %d bytes tipy sent", n, len(data))
-			}
-			return server.Close()
-		})
+		peer := tcpPeerReceives(ctx, server, data)
 		start := env.Net.Loop().Now()
 		if err := tcpSendAll(ctx, client, data); err != nil {
 			return err
@@ -275,11 +230,7 @@ var expZeroWindow = &Experiment{
 		var ts tcpSockets
 		defer ts.closeAll()
 		const buf = 8 << 10
-		ls, err := ts.listen(env.Host("peer"), tcpPortZeroWnd, tcpOpt{stack.SOL_SOCKET, stack.SO_RCVBUF, buf})
-		if err != nil {
-			return err
-		}
-		client, server, err := ts.pair(ctx, env, ls, tcpPortZeroWnd)
+		client, server, err := ts.connect(ctx, env, tcpPortZeroWnd, []tcpOpt{{stack.SOL_SOCKET, stack.SO_RCVBUF, buf}})
 		if err != nil {
 			return err
 		}
@@ -292,9 +243,8 @@ var expZeroWindow = &Experiment{
 			return err
 		}
 		env.Logf("tipy queued %d bytes and its FIN", len(data))
-		if err := tcpWaitFor(ctx, env, 5*time.Second, "peer's window closes", func() bool {
-			s, err := tcpSnapshotOf(env.Tipy(), client)
-			return err == nil && s.SndWnd == 0
+		if err := tcpWaitFor(ctx, env, client, 5*time.Second, "peer's window closes", func(s stack.TCPSnapshot) bool {
+			return s.SndWnd == 0
 		}); err != nil {
 			return err
 		}
@@ -307,14 +257,10 @@ var expZeroWindow = &Experiment{
 			return err
 		}
 		env.Logf("after 3 s, tipy has sent %d zero-window probes; the server starts reading", snap.Probes)
-		n, sum, err := tcpDrain(ctx, server)
-		if err != nil {
+		if err := tcpExpectStream(ctx, server, data); err != nil {
 			return fmt.Errorf("peer: %w", err)
 		}
-		if n != len(data) || sum != tcpSHA256(data) {
-			return fmt.Errorf("peer received %d bytes that are not the %d bytes tipy sent", n, len(data))
-		}
-		env.Logf("the server read all %d bytes", n)
+		env.Logf("the server read all %d bytes", len(data))
 		if err := server.Close(); err != nil {
 			return err
 		}

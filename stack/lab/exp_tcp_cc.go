@@ -79,10 +79,7 @@ func tcpBulkSend(ctx context.Context, env *Env, to netip.AddrPort, n int, opts .
 	if err := tcpSendAll(ctx, so, tcpPattern(n, 6)); err != nil {
 		return err
 	}
-	if err := so.Shutdown(stack.SHUT_WR); err != nil {
-		return err
-	}
-	if err := tcpExpectEOF(ctx, so); err != nil {
+	if err := tcpFinish(ctx, so, nil); err != nil {
 		return err
 	}
 	snap, err := tcpSnapshotOf(env.Tipy(), so)
@@ -133,9 +130,9 @@ var expFastRetransmit = &Experiment{
 		if snap.Cwnd < 8*mss {
 			return fmt.Errorf("tipy's cwnd is %d bytes, less than the 8 segments of %d bytes the experiment sends", snap.Cwnd, mss)
 		}
-		link := env.Net.Port("lan/" + tipy.Name())
-		if link == nil {
-			return fmt.Errorf("no link lan/%s", tipy.Name())
+		link, err := labLink(env, "lan/"+tipy.Name())
+		if err != nil {
+			return err
 		}
 		data := tcpPattern(8*mss, 7)
 		// One turn of the loop: segment 1 leaves, the link loses every
@@ -145,25 +142,19 @@ var expFastRetransmit = &Experiment{
 		var lost uint64
 		tipy.Call(func() {
 			now := tipy.Loop().Now()
-			old := link.Impairment(tap.In)
 			before := link.Stats().Drops[tap.DropLoss]
-			send := func(b []byte) {
-				if err == nil {
-					var n int
-					if n, err = so.SendToNow(now, b, netip.AddrPort{}); err == nil && n != len(b) {
-						err = fmt.Errorf("the send buffer took %d of %d bytes", n, len(b))
-					}
-				}
-			}
-			send(data[:mss])
-			if err = link.SetImpairment(tap.In, tap.Impairment{Loss: 1}); err != nil {
+			if err = tcpSendNow(now, so, data[:mss]); err != nil {
 				return
 			}
-			send(data[mss : 2*mss])
-			if e := link.SetImpairment(tap.In, old); err == nil {
-				err = e
+			var restore func()
+			if restore, err = tcpImpairNow(link, tap.Impairment{Loss: 1}, tap.In); err != nil {
+				return
 			}
-			send(data[2*mss:])
+			err = tcpSendNow(now, so, data[mss:2*mss])
+			restore()
+			if err == nil {
+				err = tcpSendNow(now, so, data[2*mss:])
+			}
 			lost = link.Stats().Drops[tap.DropLoss] - before
 		})
 		if err != nil {
@@ -176,10 +167,7 @@ var expFastRetransmit = &Experiment{
 		if err := env.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
-		if err := so.Shutdown(stack.SHUT_WR); err != nil {
-			return err
-		}
-		if err := tcpExpectEOF(ctx, so); err != nil {
+		if err := tcpFinish(ctx, so, nil); err != nil {
 			return err
 		}
 		if snap, err = tcpSnapshotOf(tipy, so); err != nil {
@@ -219,62 +207,37 @@ var expRTOBackoff = &Experiment{
 		var ts tcpSockets
 		defer ts.closeAll()
 		tipy := env.Tipy()
-		ls, err := ts.listen(env.Host("peer"), tcpPortRTO)
-		if err != nil {
-			return err
-		}
-		client, server, err := ts.pair(ctx, env, ls, tcpPortRTO)
+		client, server, err := ts.connect(ctx, env, tcpPortRTO, nil)
 		if err != nil {
 			return err
 		}
 		const half = 64 << 10
 		data := tcpPattern(2*half, 8)
-		peer := tcpGo(func() error {
-			n, sum, err := tcpDrain(ctx, server)
-			if err != nil {
-				return fmt.Errorf("peer: %w", err)
-			}
-			if n != len(data) || sum != tcpSHA256(data) {
-				return fmt.Errorf("peer received %d bytes that are not the %d bytes tipy sent", n, len(data))
-			}
-			env.Logf("peer received all %d bytes", n)
-			return server.Close()
-		})
+		peer := tcpPeerReceives(ctx, server, data)
 		if err := tcpSendAll(ctx, client, data[:half]); err != nil {
 			return err
 		}
-		if err := tcpWaitFor(ctx, env, 5*time.Second, "the first half acknowledged", func() bool {
-			s, err := tcpSnapshotOf(tipy, client)
-			return err == nil && s.BytesAcked >= half
+		if err := tcpWaitFor(ctx, env, client, 5*time.Second, "the first half acknowledged", func(s stack.TCPSnapshot) bool {
+			return s.BytesAcked >= half
 		}); err != nil {
 			return err
 		}
 		env.Logf("the first %d bytes are through", half)
 		// Cut the link and hand tipy the second half in one turn of the
 		// loop, so that all of it meets the dead link.
-		link := env.Net.Port("lan/peer")
-		old := map[tap.Direction]tap.Impairment{}
-		tipy.Call(func() {
-			for _, d := range []tap.Direction{tap.In, tap.Out} {
-				old[d] = link.Impairment(d)
-				if err == nil {
-					err = link.SetImpairment(d, tap.Impairment{Loss: 1})
-				}
-			}
-			if err == nil {
-				var n int
-				if n, err = client.SendToNow(tipy.Loop().Now(), data[half:], netip.AddrPort{}); err == nil && n != half {
-					err = fmt.Errorf("the send buffer took %d of %d bytes", n, half)
-				}
-			}
-		})
-		restore := func() {
-			tipy.Call(func() {
-				for d, imp := range old {
-					link.SetImpairment(d, imp) // it was valid before
-				}
-			})
+		link, err := labLink(env, "lan/peer")
+		if err != nil {
+			return err
 		}
+		restore := func() {}
+		tipy.Call(func() {
+			var restoreNow func()
+			if restoreNow, err = tcpImpairNow(link, tap.Impairment{Loss: 1}, tap.In, tap.Out); err != nil {
+				return
+			}
+			restore = func() { tipy.Call(restoreNow) }
+			err = tcpSendNow(tipy.Loop().Now(), client, data[half:])
+		})
 		defer restore()
 		if err != nil {
 			return err
@@ -290,15 +253,10 @@ var expRTOBackoff = &Experiment{
 		env.Logf("3.5 s later: %d timeouts so far, RTO now %v", snap.Timeouts, time.Duration(snap.RTOMS*1e6))
 		restore()
 		env.Logf("link lan/peer heals")
-		if err := client.Shutdown(stack.SHUT_WR); err != nil {
+		if err := tcpFinish(ctx, client, peer); err != nil {
 			return err
 		}
-		if err := peer.wait(ctx); err != nil {
-			return err
-		}
-		if err := tcpExpectEOF(ctx, client); err != nil {
-			return err
-		}
+		env.Logf("peer received all %d bytes", len(data))
 		if snap, err = tcpSnapshotOf(tipy, client); err != nil {
 			return err
 		}

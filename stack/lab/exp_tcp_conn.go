@@ -60,15 +60,8 @@ var expTCPHandshake = &Experiment{
 		}
 		env.Logf("connected from %s: the handshake is done", so.LocalAddr())
 		line := []byte("hello, peer\r\n")
-		if err := tcpSendAll(ctx, so, line); err != nil {
+		if err := tcpEchoLine(ctx, so, line); err != nil {
 			return err
-		}
-		got, err := tcpRecvN(ctx, so, len(line))
-		if err != nil {
-			return fmt.Errorf("echo: %w", err)
-		}
-		if err := tcpSameBytes(got, line); err != nil {
-			return fmt.Errorf("echo: %w", err)
 		}
 		env.Logf("sent %q and read it back", line)
 		if err := so.Shutdown(stack.SHUT_WR); err != nil {
@@ -82,12 +75,8 @@ var expTCPHandshake = &Experiment{
 		if err := env.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
-		snap, err := tcpSnapshotOf(env.Tipy(), so)
-		if err != nil {
+		if err := tcpWantState(env.Tipy(), so, "TIME-WAIT"); err != nil {
 			return err
-		}
-		if snap.State != "TIME-WAIT" {
-			return fmt.Errorf("tipy's connection is %s, want TIME-WAIT", snap.State)
 		}
 		env.Logf("tipy's side is in TIME-WAIT; closing the socket leaves the connection there until 2*MSL passes")
 		return nil
@@ -119,11 +108,7 @@ var expLingerAbort = &Experiment{
 	Run: func(ctx context.Context, env *Env) error {
 		var ts tcpSockets
 		defer ts.closeAll()
-		ls, err := ts.listen(env.Host("peer"), tcpPortLinger)
-		if err != nil {
-			return err
-		}
-		client, server, err := ts.pair(ctx, env, ls, tcpPortLinger)
+		client, server, err := ts.connect(ctx, env, tcpPortLinger, nil)
 		if err != nil {
 			return err
 		}
@@ -177,11 +162,7 @@ var expShutdown = &Experiment{
 	Run: func(ctx context.Context, env *Env) error {
 		var ts tcpSockets
 		defer ts.closeAll()
-		ls, err := ts.listen(env.Host("peer"), tcpPortShutdown)
-		if err != nil {
-			return err
-		}
-		client, server, err := ts.pair(ctx, env, ls, tcpPortShutdown)
+		client, server, err := ts.connect(ctx, env, tcpPortShutdown, nil)
 		if err != nil {
 			return err
 		}
@@ -191,14 +172,10 @@ var expShutdown = &Experiment{
 		// Peer: read the request to its end, answer, and after tipy's
 		// SHUT_RD send more, then close.
 		peer := tcpGo(func() error {
-			n, sum, err := tcpDrain(ctx, server)
-			if err != nil {
+			if err := tcpExpectStream(ctx, server, req); err != nil {
 				return fmt.Errorf("peer reading the request: %w", err)
 			}
-			if n != reqLen || sum != tcpSHA256(req) {
-				return fmt.Errorf("peer read %d bytes, not the %d-byte request", n, reqLen)
-			}
-			env.Logf("peer read the whole request (%d bytes), then the end of the stream; it answers anyway", n)
+			env.Logf("peer read the whole request (%d bytes), then the end of the stream; it answers anyway", reqLen)
 			if err := tcpSendAll(ctx, server, part1); err != nil {
 				return fmt.Errorf("peer: %w", err)
 			}
@@ -231,14 +208,10 @@ var expShutdown = &Experiment{
 		if err := tcpSameBytes(got, part1); err != nil {
 			return fmt.Errorf("the answer: %w", err)
 		}
-		snap, err := tcpSnapshotOf(env.Tipy(), client)
-		if err != nil {
-			return err
+		if err := tcpWantState(env.Tipy(), client, "FIN-WAIT-2"); err != nil {
+			return fmt.Errorf("tipy received the answer: %w", err)
 		}
-		if snap.State != "FIN-WAIT-2" {
-			return fmt.Errorf("tipy received the answer in %s, want FIN-WAIT-2", snap.State)
-		}
-		env.Logf("tipy, in %s, received peer's %d-byte answer: half-close", snap.State, partLen)
+		env.Logf("tipy, in FIN-WAIT-2, received peer's %d-byte answer: half-close", partLen)
 		if err := client.Shutdown(stack.SHUT_RD); err != nil {
 			return err
 		}
@@ -256,12 +229,8 @@ var expShutdown = &Experiment{
 		if err := tcpExpectEOF(ctx, client); err != nil {
 			return fmt.Errorf("receive after SHUT_RD: %w", err)
 		}
-		snap, err = tcpSnapshotOf(env.Tipy(), client)
-		if err != nil {
-			return err
-		}
-		if snap.State != "TIME-WAIT" {
-			return fmt.Errorf("tipy's connection is %s after peer's FIN, want TIME-WAIT", snap.State)
+		if err := tcpWantState(env.Tipy(), client, "TIME-WAIT"); err != nil {
+			return fmt.Errorf("after peer's FIN: %w", err)
 		}
 		env.Logf("peer's later data was thrown away, receives still return the end of the stream; tipy is in TIME-WAIT")
 		return nil

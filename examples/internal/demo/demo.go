@@ -81,6 +81,32 @@ func Parse(name string, args []string, extra func(fs *flag.FlagSet)) (Flags, err
 	return f, nil
 }
 
+// Options are what an example adds to the common part of Open.
+type Options struct {
+	// Flags adds the example's own flags to the flag set.
+	Flags func(fs *flag.FlagSet)
+	// Check, if not nil, checks the parsed flags further; an error it
+	// returns is a usage error, worded "name: " followed by its text.
+	Check func(f Flags) error
+	// Bus, if not nil, receives every event of the hosts.
+	Bus *observe.Bus
+}
+
+// Open parses args as Parse does, checks them with opts.Check, then starts
+// the example's place as Start does. Close the Env when done.
+func Open(ctx context.Context, name string, args []string, stdout io.Writer, opts Options) (*Env, error) {
+	f, err := Parse(name, args, opts.Flags)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Check != nil {
+		if err := opts.Check(f); err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
+		}
+	}
+	return Start(ctx, f, opts.Bus, stdout)
+}
+
 // Env is where an example runs.
 type Env struct {
 	// Tipy is tipy's host: 10.0.0.1 in the virtual network, or the host on
@@ -98,6 +124,10 @@ type Env struct {
 
 // Virtual reports whether the example runs in the virtual network.
 func (e *Env) Virtual() bool { return e.Network != nil }
+
+// Serves reports whether tipy plays the server for the machines of the real
+// network: on a TAP device without -peer.
+func (e *Env) Serves() bool { return !e.Virtual() && !e.PeerAddr.IsValid() }
 
 // Start makes the example's place (with bus, if not nil, receiving every
 // event) and waits until its addresses are usable (RFC 5227 probes). Close
@@ -155,6 +185,14 @@ func (e *Env) Close() error {
 		return e.Network.Close()
 	}
 	return e.Tipy.Close()
+}
+
+// Logger returns a function that prints one line to out, prefixed with
+// the name of the host that speaks ("tipy: ...").
+func Logger(out io.Writer, host string) func(format string, a ...any) {
+	return func(format string, a ...any) {
+		fmt.Fprintf(out, host+": "+format+"\n", a...)
+	}
 }
 
 // Interrupted returns a context that ends on Ctrl-C, for examples that serve

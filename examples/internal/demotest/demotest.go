@@ -1,10 +1,10 @@
 //go:build linux
 
-// Package demotest runs the example programs on a TAP device inside a
-// network namespace a test creates, with the Linux kernel as the real
-// machine on the other side: the examples' -tap mode, tested without
-// touching the machine's own network.
 package demotest
+
+// The examples' -tap mode, tested without touching the machine's own
+// network: a TAP device inside a network namespace a test creates, with the
+// Linux kernel as the real machine on the other side.
 
 import (
 	"bytes"
