@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 
@@ -39,9 +40,17 @@ func dashboardStream(ctx context.Context, bus *observe.Bus, p *tipyPair) (func()
 	conn.SetReadLimit(-1)
 	read := make(chan int, 1)
 	go func() {
+		// Every message is read to its end, into one buffer: the browser
+		// that stands behind this client runs elsewhere, so what it costs
+		// to hold a message is not the stack's to pay here.
+		buf := make([]byte, 32<<10)
 		msgs := 0
 		for {
-			if _, _, err := conn.Read(cctx); err != nil {
+			_, r, err := conn.Reader(cctx)
+			for err == nil {
+				_, err = r.Read(buf)
+			}
+			if err != io.EOF {
 				read <- msgs
 				return
 			}

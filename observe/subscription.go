@@ -197,9 +197,6 @@ func (s *Subscription) popLocked() (Event, bool) {
 		if s.n == 0 {
 			s.drained()
 		}
-		if s.starved {
-			s.feed()
-		}
 		s.delivered++
 		return e, true
 	}
@@ -223,10 +220,21 @@ func (s *Subscription) drained() {
 	s.empties, s.peak = 0, 0
 }
 
+// fedLocked counts a starved sampling subscription as a listener again
+// once its queue has room. The readers call it after taking what they
+// take, so that publishers, which wait for s.mu while a batch is taken,
+// start building events for it only when it is done.
+func (s *Subscription) fedLocked() {
+	if s.starved && s.n < s.limit {
+		s.feed()
+	}
+}
+
 // TryNext returns the next event if one is waiting.
 func (s *Subscription) TryNext() (Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.fedLocked()
 	return s.popLocked()
 }
 
@@ -235,6 +243,7 @@ func (s *Subscription) TryNext() (Event, bool) {
 func (s *Subscription) TryNextN(dst []Event) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.fedLocked()
 	for i := range dst {
 		e, ok := s.popLocked()
 		if !ok {
@@ -251,6 +260,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	for {
 		s.mu.Lock()
 		e, ok := s.popLocked()
+		s.fedLocked()
 		closed := s.closed || s.detached
 		s.mu.Unlock()
 		switch {

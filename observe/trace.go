@@ -108,9 +108,10 @@ func WriteTrace(w io.Writer, h TraceHeader, events []Event) error {
 // which keeps a trace readable; the Recorder and WriteTrace share it so that
 // a trace read and written again is the same, byte for byte.
 type lineEncoder struct {
-	w   *bufio.Writer
-	buf bytes.Buffer
-	enc *json.Encoder
+	w    *bufio.Writer
+	buf  bytes.Buffer
+	enc  *json.Encoder
+	line []byte // an event's line, written by appendEventJSON
 }
 
 func newLineEncoder(w *bufio.Writer) *lineEncoder {
@@ -137,20 +138,30 @@ func (l *lineEncoder) header(h TraceHeader) error {
 // (as encoding/json would do, but spelled so that a rewrite is identical).
 // Fields that JSON cannot carry (a NaN, a channel) are replaced by a note,
 // so that one odd event never ends a recording. The error is the writer's.
+//
+// The line is what an Encoder without HTML escaping writes, written by
+// appendEventJSON without reflection: a recording takes every event.
 func (l *lineEncoder) event(e *Event) error {
 	c := sanitize(e)
-	l.buf.Reset()
-	if err := l.enc.Encode(c); err != nil {
+	line, err := appendEventJSON(l.line[:0], c, false)
+	if err != nil {
 		c2 := *c
 		c2.Fields = map[string]any{"unencodable": err.Error()}
-		l.buf.Reset()
-		if err := l.enc.Encode(&c2); err != nil {
+		if line, err = appendEventJSON(l.line[:0], &c2, false); err != nil {
 			return fmt.Errorf("trace event %d: %w", e.Seq, err)
 		}
 	}
-	_, err := l.w.Write(l.buf.Bytes())
+	line = append(line, '\n')
+	if cap(line) <= maxKeptLine {
+		l.line = line
+	}
+	_, err = l.w.Write(line)
 	return err
 }
+
+// maxKeptLine is the largest line buffer a lineEncoder keeps between
+// events.
+const maxKeptLine = 1 << 20
 
 // sanitize returns e, or a copy of it whose strings (and top-level string
 // field values) are valid UTF-8.

@@ -107,12 +107,17 @@ func (s *Stack) publishFrame(now clock.Time, kind observe.Kind, frame []byte, ve
 	if eth := wire.Ethernet(frame); eth.Validate() == nil {
 		h = wire.EthernetHeader{Dst: eth.Dst(), Src: eth.Src(), Type: eth.Type()}
 	}
+	b := append(s.ev.buf[:0], verb...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(frame)), 10)
+	b = append(b, " bytes: "...)
+	b = appendEthernetHeader(b, h)
 	s.obs.Publish(observe.Event{
 		TimeNS:  int64(now),
 		Host:    s.cfg.Name,
 		Layer:   observe.LayerLink,
 		Kind:    kind,
-		Summary: verb + " " + strconv.Itoa(len(frame)) + " bytes: " + h.String(),
+		Summary: s.summary(b),
 		Frame:   append([]byte(nil), frame...),
 	})
 }

@@ -221,7 +221,7 @@ func (s *Stack) ipv4Input(now clock.Time, ifc *Iface, frame wire.Ethernet) {
 
 // publishIPv4 publishes an IPv4 rx or tx event.
 func (s *Stack) publishIPv4(now clock.Time, kind observe.Kind, h *wire.IPv4Header, verb string) {
-	fields := map[string]any{"src": h.Src.String(), "dst": h.Dst.String(), "ttl": h.TTL, "id": h.ID, "proto": uint8(h.Protocol), "len": h.TotalLen}
+	fields := map[string]any{"src": s.boxAddr(h.Src), "dst": s.boxAddr(h.Dst), "ttl": h.TTL, "id": h.ID, "proto": uint8(h.Protocol), "len": h.TotalLen}
 	explain := ""
 	if len(h.Options) > 0 {
 		opts := make([]string, len(h.Options))
@@ -231,9 +231,12 @@ func (s *Stack) publishIPv4(now clock.Time, kind observe.Kind, h *wire.IPv4Heade
 		fields["options"] = opts
 		explain = "the header carries IP options (RFC 791 §3.1), shown in the fields"
 	}
+	b := append(s.ev.buf[:0], verb...)
+	b = append(b, ' ')
+	b = appendIPv4Header(b, h)
 	s.obs.Publish(observe.Event{
 		TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerIPv4, Kind: kind,
-		Summary: verb + " " + h.String(), Explain: explain, RFC: "RFC 791",
+		Summary: s.summary(b), Explain: explain, RFC: "RFC 791",
 		Fields: fields,
 	})
 }

@@ -141,6 +141,17 @@ func (s *Stack) lookup(now clock.Time, dst netip.Addr) (nextHop, bool) {
 		nh.addr = best.Gateway
 	}
 	if s.obs.Active() {
+		s.publishLookup(now, dst, best, nh)
+	}
+	return nh, true
+}
+
+// publishLookup publishes a routing decision. A transfer makes the same
+// one for every datagram, so the words of the last one are kept
+// (routeMemo) and only the event and its map are made anew.
+func (s *Stack) publishLookup(now clock.Time, dst netip.Addr, best Route, nh nextHop) {
+	m := &s.ev.route
+	if !m.ok || m.dst != dst || m.route != best || m.iface != best.Iface.name {
 		var summary, explain string
 		if best.Gateway.IsValid() {
 			summary = fmt.Sprintf("route %s via gateway %s on %s (%s route %s)", dst, best.Gateway, best.Iface.name, best.Kind, best.Dst)
@@ -149,13 +160,14 @@ func (s *Stack) lookup(now clock.Time, dst netip.Addr) (nextHop, bool) {
 			summary = fmt.Sprintf("route %s on-link on %s (%s)", dst, best.Iface.name, best.Dst)
 			explain = fmt.Sprintf("%s is on the connected network %s, so the datagram is delivered directly to it", dst, best.Dst)
 		}
-		s.obs.Publish(observe.Event{
-			TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerIPv4, Kind: observe.KindRoute,
-			Summary: summary, Explain: explain, RFC: "RFC 1122 §3.3.1.1",
-			Fields: map[string]any{"dst": dst.String(), "next_hop": nh.addr.String(), "iface": best.Iface.name, "prefix": best.Dst.String(), "kind": string(best.Kind)},
-		})
+		*m = routeMemo{ok: true, dst: dst, route: best, iface: best.Iface.name, summary: summary, explain: explain,
+			fields: [5]any{dst.String(), nh.addr.String(), best.Iface.name, best.Dst.String(), string(best.Kind)}}
 	}
-	return nh, true
+	s.obs.Publish(observe.Event{
+		TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerIPv4, Kind: observe.KindRoute,
+		Summary: m.summary, Explain: m.explain, RFC: "RFC 1122 §3.3.1.1",
+		Fields: map[string]any{"dst": m.fields[0], "next_hop": m.fields[1], "iface": m.fields[2], "prefix": m.fields[3], "kind": m.fields[4]},
+	})
 }
 
 func (s *Stack) publishRoute(now clock.Time, summary string, r Route) {

@@ -30,7 +30,8 @@ type Stack struct {
 	routes   []Route     // static routes; connected and default routes are derived
 	handlers map[wire.EtherType]func(now clock.Time, ifc *Iface, frame wire.Ethernet)
 	stats    Stats
-	dp       dataPath // free lists of the data path (datapath.go)
+	dp       dataPath     // free lists of the data path (datapath.go)
+	ev       eventScratch // for building events cheaply (event_build.go)
 
 	sockTypes  map[SockType]func(now clock.Time, so *Socket, proto int) (sockImpl, error)
 	sockets    map[int]*Socket

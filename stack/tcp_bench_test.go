@@ -92,26 +92,7 @@ func reportPerSeg(b *testing.B, segs, allocs uint64) {
 func BenchmarkTCPBulkInProcess(b *testing.B) {
 	loop := clock.NewVirtual()
 	p := newBenchPair(b, loop, func(f func()) { f() })
-	ls, _ := p.b.Socket(stack.AF_INET, stack.SOCK_STREAM, 0)
-	ls.SetTimeout(0)
-	if err := ls.Bind(netip.MustParseAddrPort("0.0.0.0:9")); err != nil {
-		b.Fatal(err)
-	}
-	if err := ls.Listen(1); err != nil {
-		b.Fatal(err)
-	}
-	c, _ := p.a.Socket(stack.AF_INET, stack.SOCK_STREAM, 0)
-	c.SetTimeout(0)
-	c.Connect(netip.MustParseAddrPort("10.0.9.2:9")) // EINPROGRESS
-	loop.RunFor(time.Millisecond)
-	if err := c.Connect(netip.MustParseAddrPort("10.0.9.2:9")); err != nil {
-		b.Fatal(err)
-	}
-	srv, _, err := ls.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.SetTimeout(0)
+	c, srv := benchConnect(b, loop, p.a, p.b)
 	chunk := make([]byte, tcpBenchChunk)
 	received := 0
 	drain := func() {
@@ -208,4 +189,32 @@ func runWall(b *testing.B, loop *clock.Wall) func() {
 	done := make(chan struct{})
 	go func() { defer close(done); loop.Run(ctx) }()
 	return func() { cancel(); <-done }
+}
+
+// benchConnect opens a listener on b's port 9 and connects a's socket to
+// it on the virtual loop (non-blocking sockets), and returns the client and
+// the accepted server socket.
+func benchConnect(b *testing.B, loop *clock.Virtual, a, bs *stack.Stack) (c, srv *stack.Socket) {
+	b.Helper()
+	ls, _ := bs.Socket(stack.AF_INET, stack.SOCK_STREAM, 0)
+	ls.SetTimeout(0)
+	if err := ls.Bind(netip.MustParseAddrPort("0.0.0.0:9")); err != nil {
+		b.Fatal(err)
+	}
+	if err := ls.Listen(1); err != nil {
+		b.Fatal(err)
+	}
+	c, _ = a.Socket(stack.AF_INET, stack.SOCK_STREAM, 0)
+	c.SetTimeout(0)
+	c.Connect(netip.MustParseAddrPort("10.0.9.2:9")) // EINPROGRESS
+	loop.RunFor(time.Millisecond)
+	if err := c.Connect(netip.MustParseAddrPort("10.0.9.2:9")); err != nil {
+		b.Fatal(err)
+	}
+	srv, _, err := ls.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.SetTimeout(0)
+	return c, srv
 }

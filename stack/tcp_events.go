@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/tipy/tipy/observe"
@@ -108,32 +109,41 @@ func (l *tcpLayer) publishSegment(now clock.Time, c *tcpConn, kind observe.Kind,
 	if !s.obs.Active() {
 		return
 	}
-	id := seg.dst.String() + "-" + seg.src.String()
+	var id string
 	if c != nil {
 		id = c.id
+	} else {
+		id = seg.dst.String() + "-" + seg.src.String()
 	}
 	v := seg.wire
+	summary, options := s.segmentWords("received ", v, analysis)
 	s.obs.Publish(observe.Event{TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerTCP, Kind: kind, Conn: id,
-		Summary: "received " + v.String() + ": " + analysis, Explain: analysis, RFC: rfc,
-		Fields: segmentFields(v, seg.src, seg.dst, analysis)})
+		Summary: summary, Explain: analysis, RFC: rfc,
+		Fields: s.segmentFields(v, seg.src, seg.dst, options, analysis)})
 }
 
 // publishTX publishes a segment we send with its analysis.
 func (l *tcpLayer) publishTX(now clock.Time, c *tcpConn, src, dst netip.Addr, v wire.TCP, analysis string) {
+	s := l.s
 	from, to := netip.AddrPortFrom(src, v.SrcPort()), netip.AddrPortFrom(dst, v.DstPort())
-	id := from.String() + "-" + to.String()
+	var id string
 	if c != nil {
 		id = c.id
+	} else {
+		id = from.String() + "-" + to.String()
 	}
-	l.s.obs.Publish(observe.Event{TimeNS: int64(now), Host: l.s.cfg.Name, Layer: observe.LayerTCP, Kind: observe.KindTX, Conn: id,
-		Summary: "sent " + v.String() + ": " + analysis, Explain: analysis, RFC: "RFC 9293 §3.10",
-		Fields: segmentFields(v, from, to, analysis)})
+	summary, options := s.segmentWords("sent ", v, analysis)
+	s.obs.Publish(observe.Event{TimeNS: int64(now), Host: s.cfg.Name, Layer: observe.LayerTCP, Kind: observe.KindTX, Conn: id,
+		Summary: summary, Explain: analysis, RFC: "RFC 9293 §3.10",
+		Fields: s.segmentFields(v, from, to, options, analysis)})
 }
 
-func segmentFields(v wire.TCP, src, dst netip.AddrPort, analysis string) map[string]any {
+// segmentFields are the fields of a segment event; options is
+// wire.FormatTCPOptions of the segment's options.
+func (s *Stack) segmentFields(v wire.TCP, src, dst netip.AddrPort, options, analysis string) map[string]any {
 	return map[string]any{
-		"src": src.String(), "dst": dst.String(), "seq": v.Seq(), "ack": v.Ack(), "flags": v.Flags().String(),
-		"window": v.Window(), "len": len(v.Payload()), "options": wire.FormatTCPOptions(v.Options()), "analysis": analysis,
+		"src": s.boxAddrPort(src), "dst": s.boxAddrPort(dst), "seq": v.Seq(), "ack": v.Ack(), "flags": s.boxFlags(v.Flags()),
+		"window": v.Window(), "len": len(v.Payload()), "options": options, "analysis": analysis,
 	}
 }
 
@@ -178,10 +188,28 @@ func (c *tcpConn) sample(now clock.Time) {
 	if prev.phase != "" && prev.phase != v.phase {
 		c.publishPhase(now, name, prev.phase, v, ss)
 	}
-	c.publish(now, observe.KindSample, fmt.Sprintf("cwnd %d ssthresh %d flight %d peer window %d srtt %v rto %v (%s, %s)", v.cwnd, ss, v.flight, v.peerWnd, v.srtt, v.rto, name, v.phase),
+	s := c.l.s
+	b := append(s.ev.buf[:0], "cwnd "...)
+	b = strconv.AppendInt(b, int64(v.cwnd), 10)
+	b = append(b, " ssthresh "...)
+	b = strconv.AppendInt(b, int64(ss), 10)
+	b = append(b, " flight "...)
+	b = strconv.AppendInt(b, int64(v.flight), 10)
+	b = append(b, " peer window "...)
+	b = strconv.AppendUint(b, uint64(v.peerWnd), 10)
+	b = append(b, " srtt "...)
+	b = append(b, s.durString(v.srtt)...)
+	b = append(b, " rto "...)
+	b = append(b, s.durString(v.rto)...)
+	b = append(b, " ("...)
+	b = append(b, name...)
+	b = append(b, ", "...)
+	b = append(b, v.phase...)
+	b = append(b, ')')
+	c.publish(now, observe.KindSample, s.summary(b),
 		"", "RFC 5681, RFC 6298", map[string]any{
 			"cwnd": v.cwnd, "ssthresh": ss, "flight": v.flight, "peer_window": v.peerWnd,
-			"srtt_ms": float64(v.srtt) / 1e6, "rto_ms": float64(v.rto) / 1e6, "cc": name, "phase": v.phase,
+			"srtt_ms": float64(v.srtt) / 1e6, "rto_ms": float64(v.rto) / 1e6, "cc": s.boxString(name), "phase": s.boxString(v.phase),
 		})
 }
 
@@ -208,11 +236,19 @@ func (c *tcpConn) publishPhase(now clock.Time, name, from string, v sampleValues
 // field of seg shifted by the negotiated scale (RFC 7323 §2.3) is the new
 // SND.WND.
 func (c *tcpConn) publishWindow(now clock.Time, seg *tcpSegment, wnd uint32) {
-	summary := fmt.Sprintf("peer window %d → %d", c.sndWnd, wnd)
+	s := c.l.s
+	b := append(s.ev.buf[:0], "peer window "...)
+	b = strconv.AppendUint(b, uint64(c.sndWnd), 10)
+	b = append(b, " → "...)
+	b = strconv.AppendUint(b, uint64(wnd), 10)
 	explain := "the peer's window says how much more it can take"
 	rfc := "RFC 9293 §3.10.7.4"
 	if c.sndWndScale > 0 {
-		summary += fmt.Sprintf(" (field %d << %d)", seg.wnd, c.sndWndScale)
+		b = append(b, " (field "...)
+		b = strconv.AppendUint(b, uint64(seg.wnd), 10)
+		b = append(b, " << "...)
+		b = strconv.AppendUint(b, uint64(c.sndWndScale), 10)
+		b = append(b, ')')
 		explain += "; the 16-bit window field is shifted left by the scale the peer announced in its SYN"
 		rfc += ", RFC 7323 §2.3"
 		if wnd > 0xffff {
@@ -227,7 +263,7 @@ func (c *tcpConn) publishWindow(now clock.Time, seg *tcpSegment, wnd uint32) {
 		explain = "the peer's window reopens after being zero: sending resumes"
 		rfc = "RFC 9293 §3.8.6.1"
 	}
-	c.publishInfo(now, summary, explain, rfc, map[string]any{
+	c.publishInfo(now, s.summary(b), explain, rfc, map[string]any{
 		"event": "peer-window", "from": c.sndWnd, "to": wnd, "field": seg.wnd, "wscale": c.sndWndScale,
 		"beyond_16_bits": wnd > 0xffff,
 	})

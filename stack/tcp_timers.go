@@ -101,14 +101,33 @@ func (tt *tcpTimer) publish(now clock.Time, what, why string, d time.Duration) {
 	if !c.l.s.obs.Active() {
 		return
 	}
-	f := map[string]any{"timer": tt.name, "action": what}
-	summary := fmt.Sprintf("timer %s %s", tt.name, what)
+	s := c.l.s
+	f := map[string]any{"timer": s.boxString(tt.name), "action": timerAction(what)}
+	b := append(s.ev.buf[:0], "timer "...)
+	b = append(b, tt.name...)
+	b = append(b, ' ')
+	b = append(b, what...)
 	if what == "armed" {
 		f["duration_ms"] = float64(d) / float64(time.Millisecond)
 		f["at_ns"] = int64(now.Add(d))
-		summary += fmt.Sprintf(" for %v", d)
+		b = append(b, " for "...)
+		b = append(b, s.durString(d)...)
 	}
-	c.publish(now, observe.KindTimer, summary, why, tt.rfc(), f)
+	c.publish(now, observe.KindTimer, s.summary(b), why, tt.rfc(), f)
+}
+
+// timerAction returns what, boxed without allocating for the actions a
+// timer has.
+func timerAction(what string) any {
+	switch what {
+	case "armed":
+		return "armed"
+	case "cancelled":
+		return "cancelled"
+	case "fired":
+		return "fired"
+	}
+	return what
 }
 
 func (tt *tcpTimer) rfc() string {

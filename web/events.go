@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -128,6 +127,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // stream sends c's events until ctx ends or a write fails.
 func (s *Server) stream(ctx context.Context, conn *websocket.Conn, c *eventClient) error {
 	buf := make([]observe.Event, s.cfg.BatchMax)
+	var enc batchEncoder
 	pace := time.NewTimer(0)
 	defer pace.Stop()
 	for {
@@ -140,20 +140,22 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn, c *eventClien
 				continue
 			}
 		}
-		batch, merged := s.batch(buf[:n])
-		clear(buf[:n]) // drop references to frames early
-		msg, err := json.Marshal(batch)
-		if err != nil {
-			return err
-		}
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		err = conn.Write(wctx, websocket.MessageText, msg)
+		w, err := conn.Writer(wctx, websocket.MessageText)
+		var sent, merged int
+		if err == nil {
+			sent, merged, err = enc.encode(w, buf[:n], s.frames.put)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+		}
 		cancel()
+		clear(buf[:n]) // drop references to frames early
 		if err != nil {
 			return err
 		}
 		c.messages.Add(1)
-		c.sent.Add(uint64(len(batch)))
+		c.sent.Add(uint64(sent))
 		c.coalesced.Add(uint64(merged))
 		// At most one message per MessageInterval: the events that arrive
 		// meanwhile wait in the bounded queue and go in the next batch.
@@ -164,56 +166,4 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn, c *eventClien
 		case <-pace.C:
 		}
 	}
-}
-
-// batch turns events into a message: frames stripped (and kept in the
-// frame store), samples coalesced to the latest of each series. It returns
-// how many samples were merged away.
-func (s *Server) batch(evs []observe.Event) ([]StreamEvent, int) {
-	keep := make([]bool, len(evs))
-	counts := map[string]int{}
-	last := map[string]int{}
-	for i := len(evs) - 1; i >= 0; i-- {
-		e := &evs[i]
-		if e.Kind != observe.KindSample {
-			keep[i] = true
-			continue
-		}
-		k := sampleKey(e)
-		if _, seen := last[k]; !seen {
-			last[k] = i
-			keep[i] = true
-		} else {
-			counts[k]++
-		}
-	}
-	out := make([]StreamEvent, 0, len(evs))
-	merged := 0
-	for i := range evs {
-		if !keep[i] {
-			merged++
-			continue
-		}
-		e := evs[i]
-		if len(e.Frame) > 0 {
-			s.frames.put(e)
-		}
-		se := streamEvent(e)
-		if e.Kind == observe.KindSample {
-			se.Coalesced = counts[sampleKey(&e)]
-		}
-		out = append(out, se)
-	}
-	return out, merged
-}
-
-// sampleKey names the series a sample belongs to: its host, layer,
-// connection and set of fields.
-func sampleKey(e *observe.Event) string {
-	names := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return e.Host + "\x00" + string(e.Layer) + "\x00" + e.Conn + "\x00" + strings.Join(names, ",")
 }
