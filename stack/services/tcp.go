@@ -28,6 +28,7 @@ type streamConn struct {
 	pending []byte // echo: bytes read but not yet taken by the send buffer
 	eof     bool   // the client sent its FIN
 	pos     int    // chargen: position in chargenRing
+	done    bool   // daytime: the line and the FIN are on their way
 }
 
 // streamServe moves bytes on c at now; it calls c.close when the
@@ -175,16 +176,24 @@ func serveEcho(now clock.Time, c *streamConn) {
 // the client has finished.
 func serveDiscard(now clock.Time, c *streamConn) { c.drain(now) }
 
-// serveDaytime sends the date and time as one line and closes (RFC 867),
-// all at the first notification, so it runs once per connection. Whatever the client sent is thrown away first, so that the close is an
-// orderly FIN rather than the reset that unread data would cause.
+// serveDaytime sends the date and time as one line and closes its sending
+// side (RFC 867: a FIN after the line), at the first notification. It then
+// reads and throws away whatever the client sends until the client's FIN,
+// and only then closes: closing with the client's bytes unread, or having
+// them arrive after the close, would answer with a reset, and a reset can
+// overtake the line the client has not read yet.
 func serveDaytime(now clock.Time, c *streamConn) {
-	if _, ok := c.write(now, []byte(Daytime(now))); !ok {
-		return
+	if !c.done {
+		if _, ok := c.write(now, []byte(Daytime(now))); !ok {
+			return
+		}
+		c.done = true
+		if err := c.so.ShutdownNow(now, stack.SHUT_WR); err != nil {
+			c.close(now)
+			return
+		}
 	}
-	if c.drain(now) {
-		c.close(now)
-	}
+	c.drain(now)
 }
 
 // serveChargen sends the rotating lines of RFC 864 for as long as the
