@@ -43,9 +43,13 @@ test('playback: jump to the next retransmission, step back, play at 10×, seek',
   await expect.poll(async () => Number((await page.locator('#pl-pos').textContent())!.split(' / ')[0])).toBeGreaterThan(at + 3);
   await page.click('#pl-play');
   await expect(page.locator('#pl-play')).toHaveText('play');
+  // Paused, the cursor stays; a step (back: playing may have reached the end) moves it by one.
   const stopped = await page.locator('#pl-pos').textContent();
-  await page.click('#pl-fwd');
-  await expect(page.locator('#pl-pos')).not.toHaveText(stopped!);
+  await page.waitForTimeout(300);
+  await expect(page.locator('#pl-pos')).toHaveText(stopped!);
+  const [pos, total] = stopped!.split(' / ').map(Number);
+  await page.click('#pl-back');
+  await expect(page.locator('#pl-pos')).toHaveText(`${pos - 1} / ${total}`);
 
   // Seek to the end and back to the start.
   await page.locator('#pl-seek').fill(String(rep.events));
