@@ -192,7 +192,7 @@ func (c *tcpConn) sample(now clock.Time) {
 	b := append(s.ev.buf[:0], "cwnd "...)
 	b = strconv.AppendInt(b, int64(v.cwnd), 10)
 	b = append(b, " ssthresh "...)
-	b = strconv.AppendInt(b, int64(ss), 10)
+	b = appendSsthresh(b, ss)
 	b = append(b, " flight "...)
 	b = strconv.AppendInt(b, int64(v.flight), 10)
 	b = append(b, " peer window "...)
@@ -228,7 +228,7 @@ func (c *tcpConn) publishPhase(now clock.Time, name, from string, v sampleValues
 	default:
 		explain = "cwnd reached ssthresh: it now grows by about one segment per round trip"
 	}
-	c.publishInfo(now, fmt.Sprintf("%s: %s → %s (cwnd %d, ssthresh %d)", name, from, v.phase, v.cwnd, ss), explain, rfc,
+	c.publishInfo(now, fmt.Sprintf("%s: %s → %s (cwnd %d, ssthresh %s)", name, from, v.phase, v.cwnd, appendSsthresh(nil, ss)), explain, rfc,
 		map[string]any{"event": "cc-phase", "cc": name, "from": from, "to": v.phase, "cwnd": v.cwnd, "ssthresh": ss})
 }
 
@@ -270,3 +270,12 @@ func (c *tcpConn) publishWindow(now clock.Time, seg *tcpSegment, wnd uint32) {
 }
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// appendSsthresh writes ssthresh for a summary: "∞" before the first loss
+// (RFC 5681 §3.1 starts it arbitrarily high; the event's field says -1).
+func appendSsthresh(b []byte, ss int) []byte {
+	if ss < 0 {
+		return append(b, "∞"...)
+	}
+	return strconv.AppendInt(b, int64(ss), 10)
+}
