@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -317,6 +318,10 @@ func (ifc *Iface) AddStaticARP(ip netip.Addr, mac wire.MAC) error {
 	return nil
 }
 
+// ErrNoARPEntry is wrapped by DeleteARP's error when no interface has an
+// entry for the address.
+var ErrNoARPEntry = errors.New("no such entry")
+
 // DeleteARP removes the entry for ip, static or not, from every interface.
 // Datagrams waiting for it fail with EHOSTUNREACH. Loop work only.
 func (s *Stack) DeleteARP(ip netip.Addr) error {
@@ -330,7 +335,7 @@ func (s *Stack) DeleteARP(ip netip.Addr) error {
 		}
 	}
 	if !found {
-		return fmt.Errorf("arp %s: no such entry", ip)
+		return fmt.Errorf("arp %s: %w", ip, ErrNoARPEntry)
 	}
 	return nil
 }

@@ -309,8 +309,8 @@ func TestARPStaticEntries(t *testing.T) {
 	if _, ok := arpEntryOf(a, "10.0.0.50"); ok {
 		t.Fatal("entry still there after DeleteARP")
 	}
-	if err := a.DeleteARP(ip); err == nil {
-		t.Fatal("deleting a missing entry did not fail")
+	if err := a.DeleteARP(ip); !errors.Is(err, stack.ErrNoARPEntry) {
+		t.Fatalf("deleting a missing entry: %v, want ErrNoARPEntry", err)
 	}
 }
 

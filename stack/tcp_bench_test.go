@@ -95,16 +95,7 @@ func BenchmarkTCPBulkInProcess(b *testing.B) {
 	c, srv := benchConnect(b, loop, p.a, p.b)
 	chunk := make([]byte, tcpBenchChunk)
 	received := 0
-	drain := func() {
-		loop.RunFor(100 * time.Microsecond)
-		for {
-			d, err := srv.Recv(1 << 20)
-			if err != nil || len(d) == 0 {
-				return
-			}
-			received += len(d)
-		}
-	}
+	drain := benchDrain(loop, srv, &received)
 	b.SetBytes(tcpBenchChunk)
 	b.ReportAllocs()
 	segs0, m0 := p.segments(), mallocs()
@@ -217,4 +208,19 @@ func benchConnect(b *testing.B, loop *clock.Virtual, a, bs *stack.Stack) (c, srv
 	}
 	srv.SetTimeout(0)
 	return c, srv
+}
+
+// benchDrain returns a step of a bulk benchmark: run the loop for 100 µs,
+// then read everything srv has, counting it in *received.
+func benchDrain(loop *clock.Virtual, srv *stack.Socket, received *int) func() {
+	return func() {
+		loop.RunFor(100 * time.Microsecond)
+		for {
+			d, err := srv.Recv(1 << 20)
+			if err != nil || len(d) == 0 {
+				return
+			}
+			*received += len(d)
+		}
+	}
 }

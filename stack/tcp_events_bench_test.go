@@ -40,16 +40,7 @@ func BenchmarkTCPBulkEvents(b *testing.B) {
 	c, srv := benchConnect(b, loop, hosts[0], hosts[1])
 	chunk := make([]byte, tcpBenchChunk)
 	received := 0
-	drain := func() {
-		loop.RunFor(100 * time.Microsecond)
-		for {
-			d, err := srv.Recv(1 << 20)
-			if err != nil || len(d) == 0 {
-				return
-			}
-			received += len(d)
-		}
-	}
+	drain := benchDrain(loop, srv, &received)
 	b.SetBytes(tcpBenchChunk)
 	b.ReportAllocs()
 	n0 := sink.n

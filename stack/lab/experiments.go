@@ -2,7 +2,7 @@ package lab
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/tipy/tipy/stack"
@@ -44,6 +44,4 @@ func (e *Env) WaitReady(ctx context.Context) error {
 }
 
 // isNoEntry reports whether err says an ARP entry did not exist.
-func isNoEntry(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "no such entry")
-}
+func isNoEntry(err error) bool { return errors.Is(err, stack.ErrNoARPEntry) }
